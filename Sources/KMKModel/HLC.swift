@@ -1,0 +1,87 @@
+/// A hybrid logical clock value: milliseconds of wall time and a counter, packed in 64 bits.
+///
+/// The high 48 bits are milliseconds since 1970-01-01 UTC, the low 16 bits a counter that orders
+/// events within one millisecond. Values compare as integers. The text form is 16 lowercase hex
+/// digits, so text order equals clock order. Writes are ordered by (clock, origin replica id).
+public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The packed value.
+    public let rawValue: UInt64
+
+    /// The zero clock, older than every real one.
+    public static let zero = HLC(rawValue: 0)
+
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    public init(millis: UInt64, counter: UInt16) {
+        self.rawValue = (millis << 16) | UInt64(counter)
+    }
+
+    /// Milliseconds since 1970-01-01 UTC.
+    public var millis: UInt64 { rawValue >> 16 }
+    /// The counter within the millisecond.
+    public var counter: UInt16 { UInt16(truncatingIfNeeded: rawValue) }
+
+    /// The value as stored in SQLite (always non-negative for real times).
+    public var int64: Int64 { Int64(bitPattern: rawValue) }
+
+    public init(int64: Int64) { self.rawValue = UInt64(bitPattern: int64) }
+
+    /// 16 lowercase hex digits.
+    public var hex: String { String(rawValue, radix: 16).leftPadded(to: 16) }
+
+    /// Reads the 16-hex-digit text form.
+    public init?(hex: String) {
+        guard hex.utf8.count == 16, let v = UInt64(hex, radix: 16) else { return nil }
+        self.rawValue = v
+    }
+
+    public var description: String { hex }
+
+    public static func < (a: HLC, b: HLC) -> Bool { a.rawValue < b.rawValue }
+
+    /// The next clock for a local event, given the last clock issued and the wall time now.
+    ///
+    /// Never goes backwards, even when the wall clock does: it then keeps the last wall time and
+    /// counts up. When the counter is exhausted it borrows the next millisecond.
+    public func tick(now: UInt64) -> HLC {
+        if now > millis { return HLC(millis: now, counter: 0) }
+        return successor()
+    }
+
+    /// The next clock after receiving a remote clock, given the last clock issued and the wall time now.
+    ///
+    /// Throws when the remote clock is further ahead of `now` than `maxDrift` milliseconds: such a
+    /// clock would drag every later local write into the future, so it is refused, not absorbed.
+    public func receive(_ remote: HLC, now: UInt64, maxDrift: UInt64, origin: String) throws(ClockError) -> HLC {
+        if remote.millis > now, remote.millis - now > maxDrift {
+            throw ClockError(origin: origin, remote: remote, now: now, maxDrift: maxDrift)
+        }
+        let top = Swift.max(self, remote)
+        if now > top.millis { return HLC(millis: now, counter: 0) }
+        return top.successor()
+    }
+
+    /// The smallest clock greater than this one.
+    public func successor() -> HLC {
+        precondition(rawValue < UInt64.max, "HLC exhausted")
+        return HLC(rawValue: rawValue + 1)
+    }
+}
+
+/// A remote clock too far in the future, naming the replica that sent it.
+public struct ClockError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The replica that made the change.
+    public let origin: String
+    /// Its clock.
+    public let remote: HLC
+    /// Local wall time, milliseconds.
+    public let now: UInt64
+    /// The drift allowed, milliseconds.
+    public let maxDrift: UInt64
+
+    public var description: String {
+        let ahead = (remote.millis - now) / 1000
+        return "replica \(origin) sent a change whose clock is \(ahead) s ahead of this machine's clock "
+            + "(at most \(maxDrift / 1000) s allowed); fix the clock on \(origin) or on this machine, then sync again"
+    }
+}
