@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "KMKModelTests", dependencies: ["KMKModel"]),
         .testTarget(name: "KMKSyncTests", dependencies: ["KMKSync", "KMKModel"]),
         .testTarget(name: "KMKReplicaTests", dependencies: ["KMKReplica", "KMKSync", "KMKModel", "CSQLite"]),
-        .testTarget(name: "CLITests", dependencies: ["KMKModel"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["KMKModel", "kmk-sync"]),
     ]
 )
 

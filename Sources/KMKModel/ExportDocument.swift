@@ -36,24 +36,10 @@ public struct ExportDocument: Hashable, Sendable {
         out += ",\"schema\":\(schemaVersion),\"records\":["
         for (i, r) in sorted.enumerated() {
             out += i == 0 ? "\n" : ",\n"
-            out += Self.encode(r, schema: schema)
+            out += r.canonicalJSON(schema: schema)
         }
         out += "\n]}\n"
         return out
-    }
-
-    static func encode(_ r: Record, schema: Schema) -> String {
-        let spec = schema.entity(r.entity)
-        let fields: [(String, String)] = r.fields.compactMap { name, value in
-            if value.isNull { return nil }
-            let kind = spec?.field(name)?.kind ?? .text(maxLength: .max)
-            return (name, CanonicalJSON.value(value, kind: kind))
-        }
-        return CanonicalJSON.object([
-            ("entity", CanonicalJSON.string(r.entity)),
-            ("id", CanonicalJSON.string(r.id)),
-            ("fields", CanonicalJSON.object(fields)),
-        ])
     }
 
     /// Reads an export file. Every record is checked against the schema; errors name the file,

@@ -1,1 +1,247 @@
-// placeholder
+import CSQLite
+import Foundation
+import KMKModel
+import KMKSync
+
+/// A municipality's local replica: one SQLite file (WAL) with the domain tables, replica
+/// metadata, the change log with per-field clocks (`kmk_clock`), and the merge ledger.
+///
+/// A `Replica` owns one connection and is used from one thread at a time.
+public final class Replica {
+    /// Milliseconds since 1970-01-01 UTC: the wall clock, injected so tests control time.
+    public typealias WallClock = @Sendable () -> UInt64
+
+    /// The system wall clock.
+    public static let systemClock: WallClock = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+
+    /// The path of the replica file.
+    public let path: String
+    /// This replica's random, globally unique id (its site id).
+    public let replicaID: String
+    /// The municipality this replica belongs to.
+    public let municipality: Municipality
+    /// The schema this build reads and writes.
+    public let schema: Schema
+    let db: Database
+    let now: WallClock
+    /// The last clock this replica issued or received.
+    private(set) var lastClock: HLC
+    /// The last sequence number issued (`kmk_meta.seq`).
+    private(set) var lastSeq: Int64
+    /// Site numbers of other replicas, by replica id (cache of `kmk_site`).
+    var siteNumbers: [String: Int64] = [:]
+    var siteIDs: [Int64: String] = [:]
+
+    private init(path: String, db: Database, schema: Schema, now: @escaping WallClock) throws {
+        self.path = path
+        self.db = db
+        self.schema = schema
+        self.now = now
+        let meta = try Replica.readMeta(db)
+        guard let id = meta["replica_id"]?.text, let code = meta["municipality"]?.text,
+              let municipality = Municipality.byCode[code] else {
+            throw ReplicaError(.badFile, "\(path) lacks its replica metadata (kmk_meta); it is damaged: restore it from a backup")
+        }
+        self.replicaID = id
+        self.municipality = municipality
+        self.lastClock = HLC(int64: meta["hlc"]?.integer ?? 0)
+        self.lastSeq = meta["seq"]?.integer ?? 0
+        let sites = try db.prepare("SELECT site, replica FROM kmk_site").rows { ($0.int64(0), $0.text(1) ?? "") }
+        for (site, replica) in sites {
+            siteNumbers[replica] = site
+            siteIDs[site] = replica
+        }
+    }
+
+    /// Creates a new replica file for a municipality. Refuses to overwrite any existing file.
+    public static func create(
+        at path: String, municipality: Municipality, replicaID: String = RecordID.make(),
+        schema: Schema = .current, now: @escaping WallClock = Replica.systemClock
+    ) throws -> Replica {
+        if FileManager.default.fileExists(atPath: path) {
+            throw ReplicaError(.cannotCreate, "\(path) already exists; kmk-sync init never overwrites a file. Choose another path")
+        }
+        let db: Database
+        do {
+            db = try Database(path: path, create: true)
+        } catch let e as ReplicaError {
+            throw ReplicaError(.cannotCreate, "cannot create \(path): \(e.message)")
+        }
+        do {
+            try db.execute("PRAGMA journal_mode = WAL")
+            try db.transaction {
+                try db.execute(ReplicaDDL.create(schema))
+                let put = try db.prepare("INSERT INTO kmk_meta (key, value) VALUES (?, ?)")
+                let created = Int64(now())
+                for (k, v): (String, Value) in [
+                    ("format", .text(ReplicaDDL.format)), ("schema_version", .integer(Int64(schema.version))),
+                    ("replica_id", .text(replicaID)), ("municipality", .text(municipality.code)),
+                    ("created_at", .integer(created)), ("hlc", .integer(0)), ("seq", .integer(0)),
+                ] {
+                    try put.run([.text(k), v])
+                }
+                try db.prepare("INSERT INTO kmk_site (site, replica) VALUES (0, ?)").run([.text(replicaID)])
+            }
+        } catch {
+            db.close()
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: path + "-wal")
+            try? FileManager.default.removeItem(atPath: path + "-shm")
+            throw error
+        }
+        let replica = try Replica(path: path, db: db, schema: schema, now: now)
+        _ = try replica.insert(EntitySpec.municipality.name, id: municipality.code, fields: ["name": .text(municipality.name)])
+        return replica
+    }
+
+    /// Opens an existing replica file.
+    ///
+    /// Refuses, without changing the file, one that is missing, not a replica, corrupt, made by a
+    /// newer kmk-sync, or locked. Then gives a clock to edits other programs made since the last
+    /// kmk-sync command (see ``stampPending()``).
+    public static func open(
+        at path: String, schema: Schema = .current, now: @escaping WallClock = Replica.systemClock,
+        busyTimeoutMillis: Int32 = 5_000
+    ) throws -> Replica {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw ReplicaError(.notFound, "no replica at \(path); create one with: kmk-sync init \(path) --municipality CODE")
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw ReplicaError(.permission, "cannot read \(path); check the file's owner and mode")
+        }
+        try checkHeader(path)
+        let db = try Database(path: path, create: false, busyTimeoutMillis: busyTimeoutMillis)
+        let meta = try readMeta(db, path: path)
+        guard meta["format"]?.text == ReplicaDDL.format else {
+            throw ReplicaError(.badFile, "\(path) is an SQLite database but not a kmk-sync replica; check the path")
+        }
+        let version = Int(meta["schema_version"]?.integer ?? 0)
+        if version > schema.version {
+            throw ReplicaError(.badFile,
+                               "\(path) was made by a newer kmk-sync (schema \(version); this one knows \(schema.version)); "
+                                   + "upgrade kmk-sync to use it")
+        }
+        if version < schema.version {
+            throw ReplicaError(.badFile, "\(path) has schema \(version), which this kmk-sync cannot migrate; use an older kmk-sync")
+        }
+        let problems = try db.prepare("PRAGMA quick_check").rows { $0.text(0) ?? "" }
+        if problems != ["ok"] {
+            throw ReplicaError(.badFile,
+                               "\(path) is corrupt (\(problems.prefix(3).joined(separator: "; "))); nothing was changed. "
+                                   + "Restore it from a backup (kmk-sync backup) or create a new replica and pull from the hub")
+        }
+        let replica = try Replica(path: path, db: db, schema: schema, now: now)
+        try replica.stampPending()
+        return replica
+    }
+
+    /// Reads the first 16 bytes so that a file that is not SQLite at all is refused before
+    /// SQLite opens (and could create WAL files beside) it.
+    static func checkHeader(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ReplicaError(.permission, "cannot read \(path); check the file's owner and mode")
+        }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 16)) ?? Data()
+        guard head == Data("SQLite format 3\0".utf8) else {
+            throw ReplicaError(.badFile, "\(path) is not a kmk-sync replica (not an SQLite database); check the path")
+        }
+    }
+
+    static func readMeta(_ db: Database, path: String? = nil) throws -> [String: Value] {
+        do {
+            let rows = try db.prepare("SELECT key, value FROM kmk_meta").rows { ($0.text(0) ?? "", $0.value(1)) }
+            return Dictionary(rows, uniquingKeysWith: { a, _ in a })
+        } catch let e as ReplicaError where e.kind == .internalError && e.message.contains("no such table") {
+            throw ReplicaError(.badFile, "\(path ?? db.path) is an SQLite database but not a kmk-sync replica; check the path")
+        }
+    }
+
+    /// Closes the file. The replica cannot be used afterwards.
+    public func close() { db.close() }
+
+    /// A metadata value from `kmk_meta`.
+    public func meta(_ key: String) throws -> Value {
+        try db.cached("SELECT value FROM kmk_meta WHERE key = ?").first([.text(key)]) { $0.value(0) } ?? .null
+    }
+
+    /// Sets a metadata value in `kmk_meta`.
+    public func setMeta(_ key: String, _ value: Value) throws {
+        try db.cached("INSERT INTO kmk_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .run([.text(key), value])
+    }
+
+    /// The entity with this name, or an error listing the known ones.
+    public func entity(_ name: String) throws -> EntitySpec {
+        guard let e = schema.entity(name) else {
+            throw ReplicaError(.invalidData, "unknown entity '\(name)'; known entities: \(schema.entityNames.joined(separator: ", "))")
+        }
+        return e
+    }
+
+    /// The next clock for a local write; persists nothing by itself.
+    func nextClock() -> HLC {
+        lastClock = lastClock.tick(now: now())
+        return lastClock
+    }
+
+    /// Persists the clock (inside the caller's transaction).
+    func saveClock() throws {
+        try setMeta("hlc", .integer(lastClock.int64))
+    }
+
+    /// Gives every pending change (written by a trigger, not yet clocked) one new clock and its
+    /// own sequence number. Called at the end of every local write and when the file is opened,
+    /// so an edit made by another program gets its clock no later than the next kmk-sync command.
+    /// Returns how many changes were stamped.
+    @discardableResult
+    public func stampPending() throws -> Int {
+        if !db.inTransaction {
+            guard try hasPending() else { return 0 }
+            return try db.transaction { try stampPendingInTransaction() }
+        }
+        return try stampPendingInTransaction()
+    }
+
+    func hasPending() throws -> Bool {
+        try db.cached("SELECT 1 FROM kmk_clock WHERE seq IS NULL LIMIT 1").first { _ in true } ?? false
+    }
+
+    @discardableResult
+    private func stampPendingInTransaction() throws -> Int {
+        guard try hasPending() else { return 0 }
+        let clock = nextClock()
+        let top = lastSeq
+        try db.cached("""
+            WITH p AS (SELECT tbl, pk, col, row_number() OVER (ORDER BY tbl, pk, col) AS n
+                       FROM kmk_clock WHERE seq IS NULL)
+            UPDATE kmk_clock SET hlc = ?1, site = 0, seq = ?2 + p.n
+            FROM p WHERE kmk_clock.tbl = p.tbl AND kmk_clock.pk = p.pk AND kmk_clock.col = p.col
+            """).run([.integer(clock.int64), .integer(top)])
+        let stamped = db.changes
+        try saveClock()
+        try saveSeq(top + Int64(stamped))
+        return stamped
+    }
+
+    /// The highest local sequence number ever issued (0 when none). Sequence numbers are never
+    /// reused, even when the change that had the highest one is overwritten.
+    public func maxSeq() throws -> Int64 { lastSeq }
+
+    /// Persists the sequence counter (inside the caller's transaction).
+    func saveSeq(_ seq: Int64) throws {
+        lastSeq = seq
+        try setMeta("seq", .integer(seq))
+    }
+
+    /// Runs a local write: `body` changes domain tables with plain SQL, the triggers capture it,
+    /// and the captured changes are stamped in the same transaction.
+    func write<T>(_ body: () throws -> T) throws -> T {
+        try db.transaction {
+            let result = try body()
+            _ = try stampPendingInTransaction()
+            return result
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import CSQLite
+import KMKModel
+
+/// One SQLite connection. Not shared across threads: its owner (a ``Replica`` or a hub store)
+/// uses it from one place at a time, the way GRDB's SerializedDatabase does.
+final class Database {
+    let path: String
+    private(set) var handle: OpaquePointer?
+    private var cache: [String: Statement] = [:]
+
+    /// Opens an existing file read-write, or creates it when `create` is true.
+    init(path: String, create: Bool, busyTimeoutMillis: Int32 = 5_000) throws {
+        self.path = path
+        var h: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &h, flags, nil)
+        handle = h
+        guard rc == SQLITE_OK else {
+            let message = h.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(h)
+            handle = nil
+            throw Database.error(rc, message, path: path, sql: nil)
+        }
+        sqlite3_busy_timeout(h, busyTimeoutMillis)
+        sqlite3_extended_result_codes(h, 1)
+    }
+
+    deinit { close() }
+
+    /// Finalizes cached statements and closes the connection.
+    func close() {
+        cache.removeAll()
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    /// Runs one or more statements that return no rows.
+    func execute(_ sql: String) throws {
+        var errmsg: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &errmsg)
+        if rc != SQLITE_OK {
+            let message = errmsg.map { String(cString: $0) } ?? lastMessage
+            sqlite3_free(errmsg)
+            throw Database.error(rc, message, path: path, sql: sql)
+        }
+    }
+
+    /// A prepared statement, reused across calls with the same SQL.
+    func cached(_ sql: String) throws -> Statement {
+        if let s = cache[sql] {
+            s.reset()
+            return s
+        }
+        let s = try Statement(database: self, sql: sql)
+        cache[sql] = s
+        return s
+    }
+
+    /// A new prepared statement, not cached.
+    func prepare(_ sql: String) throws -> Statement {
+        try Statement(database: self, sql: sql)
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Whether a transaction is open.
+    var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Turns triggers on or off for this connection only.
+    func setTriggersEnabled(_ on: Bool) {
+        _ = kmk_sqlite_enable_triggers(handle, on ? 1 : 0)
+    }
+
+    /// Rows changed by the last statement.
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    var lastMessage: String { handle.map { String(cString: sqlite3_errmsg($0)) } ?? "no connection" }
+
+    /// Maps a SQLite result code to a ``ReplicaError`` with a message a person can act on.
+    static func error(_ rc: Int32, _ message: String, path: String, sql: String?) -> ReplicaError {
+        let primary = rc & 0xFF
+        switch primary {
+        case SQLITE_BUSY, SQLITE_LOCKED:
+            return ReplicaError(.busy, "\(path) is locked by another program (\(message)); close it or wait, then retry")
+        case SQLITE_NOTADB:
+            return ReplicaError(.badFile, "\(path) is not a kmk-sync replica (not an SQLite database); check the path")
+        case SQLITE_CORRUPT:
+            return ReplicaError(.badFile,
+                                "\(path) is corrupt (\(message)); nothing was changed. Restore it from a backup "
+                                    + "(kmk-sync backup) or create a new replica and pull from the hub")
+        case SQLITE_CANTOPEN:
+            return ReplicaError(.notFound, "cannot open \(path) (\(message)); check that the file exists and the path is right")
+        case SQLITE_PERM, SQLITE_READONLY, SQLITE_AUTH:
+            return ReplicaError(.permission, "no permission to write \(path) (\(message)); check the file's owner and mode")
+        case SQLITE_FULL:
+            return ReplicaError(.cannotCreate, "the disk holding \(path) is full; free space and retry")
+        case SQLITE_CONSTRAINT:
+            return ReplicaError(.invalidData, "\(message)")
+        default:
+            var text = "SQLite error \(rc) on \(path): \(message)"
+            if let sql { text += " (in: \(sql.prefix(200)))" }
+            return ReplicaError(.internalError, text)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import CSQLite
+import KMKModel
+
+/// A prepared statement: bind, step, read columns; finalized in `deinit`.
+final class Statement {
+    private let database: Database
+    let sql: String
+    private(set) var handle: OpaquePointer?
+
+    init(database: Database, sql: String) throws {
+        self.database = database
+        self.sql = sql
+        var h: OpaquePointer?
+        let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &h, nil)
+        guard rc == SQLITE_OK else {
+            throw Database.error(rc, database.lastMessage, path: database.path, sql: sql)
+        }
+        handle = h
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    /// Binds values to the parameters in order (1-based).
+    @discardableResult
+    func bind(_ values: [Value]) -> Statement {
+        for (i, v) in values.enumerated() { bind(v, at: Int32(i + 1)) }
+        return self
+    }
+
+    func bind(_ value: Value, at index: Int32) {
+        switch value {
+        case .null: sqlite3_bind_null(handle, index)
+        case .integer(let i): sqlite3_bind_int64(handle, index, i)
+        case .real(let d): sqlite3_bind_double(handle, index, d)
+        case .text(let s): sqlite3_bind_text(handle, index, s, -1, kmk_sqlite_transient())
+        }
+    }
+
+    func bind(_ i: Int64, at index: Int32) { sqlite3_bind_int64(handle, index, i) }
+    func bind(_ s: String, at index: Int32) { sqlite3_bind_text(handle, index, s, -1, kmk_sqlite_transient()) }
+
+    /// Advances to the next row; false when done.
+    func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            let message = database.lastMessage
+            sqlite3_reset(handle)
+            throw Database.error(rc, message, path: database.path, sql: sql)
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    func run(_ values: [Value] = []) throws {
+        reset()
+        bind(values)
+        while try step() {}
+        sqlite3_reset(handle)
+    }
+
+    /// Runs a query and maps each row.
+    func rows<T>(_ values: [Value] = [], _ map: (Statement) throws -> T) throws -> [T] {
+        reset()
+        bind(values)
+        var out: [T] = []
+        while try step() { out.append(try map(self)) }
+        sqlite3_reset(handle)
+        return out
+    }
+
+    /// The first row mapped, or nil.
+    func first<T>(_ values: [Value] = [], _ map: (Statement) throws -> T) throws -> T? {
+        reset()
+        bind(values)
+        defer { sqlite3_reset(handle) }
+        return try step() ? try map(self) : nil
+    }
+
+    var columnCount: Int32 { sqlite3_column_count(handle) }
+
+    func value(_ i: Int32) -> Value {
+        switch sqlite3_column_type(handle, i) {
+        case SQLITE_NULL: return .null
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, i))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, i))
+        default: return .text(text(i) ?? "")
+        }
+    }
+
+    func int64(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
+
+    func text(_ i: Int32) -> String? {
+        guard let p = sqlite3_column_text(handle, i) else { return nil }
+        return String(cString: p)
+    }
+
+    func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+}
