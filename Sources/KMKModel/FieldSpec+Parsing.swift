@@ -61,7 +61,10 @@ extension FieldSpec {
             return value
         case (.real, .integer(let i)):
             return .real(Double(i))
-        case (.text, .text), (.date, .text), (.choice, .text), (.set, .text), (.reference, .text), (.period, .text),
+        case (.text(let max), .text(let s)):
+            guard s.count <= max else { throw invalid(String(s.prefix(40)), "it has \(s.count) characters") }
+            return value
+        case (.date, .text), (.choice, .text), (.set, .text), (.reference, .text), (.period, .text),
             (.orgNumber, .text):
             let parsed = try parse(value.text!)
             guard parsed == value else { throw invalid(value.text!, "write it as \(parsed)") }

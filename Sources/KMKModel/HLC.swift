@@ -79,6 +79,13 @@ public struct ClockError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The drift allowed, milliseconds.
     public let maxDrift: UInt64
 
+    public init(origin: String, remote: HLC, now: UInt64, maxDrift: UInt64) {
+        self.origin = origin
+        self.remote = remote
+        self.now = now
+        self.maxDrift = maxDrift
+    }
+
     public var description: String {
         let ahead = (remote.millis - now) / 1000
         return "replica \(origin) sent a change whose clock is \(ahead) s ahead of this machine's clock "

@@ -79,6 +79,13 @@ extension Replica {
         return try db.cached(sql).rows { row in makeRecord(e, fields, row) }
     }
 
+    /// Ids of deleted records of an entity (they can be restored).
+    public func deletedIDs(_ entityName: String) throws -> [String] {
+        let e = try entity(entityName)
+        return try db.cached("SELECT pk FROM kmk_clock WHERE tbl = ? AND col = 0 AND val % 2 = 0 ORDER BY pk")
+            .rows([.integer(Int64(e.number))]) { $0.text(0) ?? "" }
+    }
+
     /// The reference fields of `record` that point at a record that does not exist or was
     /// deleted (on this or another replica): the record is an orphan. Orphans are kept, listed
     /// and flagged, never counted in reports (SPEC.md, "References across merges").

@@ -25,7 +25,7 @@ public final class Replica {
     let db: Database
     let now: WallClock
     /// The last clock this replica issued or received.
-    private(set) var lastClock: HLC
+    var lastClock: HLC
     /// The last sequence number issued (`kmk_meta.seq`).
     private(set) var lastSeq: Int64
     /// Site numbers of other replicas, by replica id (cache of `kmk_site`).
@@ -220,6 +220,7 @@ public final class Replica {
             FROM p WHERE kmk_clock.tbl = p.tbl AND kmk_clock.pk = p.pk AND kmk_clock.col = p.col
             """).run([.integer(clock.int64), .integer(top)])
         let stamped = db.changes
+        try noteSeen(origin: replicaID, clock: clock)
         try saveClock()
         try saveSeq(top + Int64(stamped))
         return stamped

@@ -35,12 +35,16 @@ enum ReplicaDDL {
         CREATE INDEX kmk_clock_seq ON kmk_clock (seq);
         CREATE TABLE kmk_ledger (
             id TEXT PRIMARY KEY NOT NULL,
-            entity TEXT NOT NULL, pk TEXT NOT NULL, field TEXT NOT NULL,
+            entity TEXT NOT NULL, pk TEXT NOT NULL, field TEXT NOT NULL, delete_won INTEGER NOT NULL,
             win_val ANY, win_hlc INTEGER NOT NULL, win_origin TEXT NOT NULL,
             lose_val ANY, lose_hlc INTEGER NOT NULL, lose_origin TEXT NOT NULL,
             resolved_at INTEGER NOT NULL
         ) STRICT;
         CREATE INDEX kmk_ledger_time ON kmk_ledger (resolved_at);
+        CREATE TABLE kmk_seen (origin TEXT PRIMARY KEY NOT NULL, hlc INTEGER NOT NULL) STRICT;
+        CREATE TABLE kmk_peer (
+            peer TEXT NOT NULL, origin TEXT NOT NULL, hlc INTEGER NOT NULL, PRIMARY KEY (peer, origin)
+        ) STRICT;
         """
 
     /// All statements that create a new replica's tables and triggers.

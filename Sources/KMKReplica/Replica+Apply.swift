@@ -1,0 +1,210 @@
+import KMKModel
+import KMKSync
+
+/// What applying a batch of remote changes did.
+public struct ApplyResult: Hashable, Sendable {
+    /// Changes that won and were written.
+    public var applied = 0
+    /// Changes that lost, or were already here.
+    public var ignored = 0
+    /// Conflicts recorded in the merge ledger.
+    public var conflicts: [LedgerEntry] = []
+}
+
+extension Replica {
+    /// The default maximum drift: a remote clock more than one hour ahead of this machine's is refused.
+    public static let defaultMaxDrift: UInt64 = 3_600_000
+
+    /// Merges a batch of remote changes in one transaction: all or nothing.
+    ///
+    /// The batch is checked first (entities, fields, values, municipality, clock drift) and
+    /// refused whole on the first problem. Only winning values reach the domain tables; triggers
+    /// are off meanwhile, so applied changes are not captured again as local edits. Each applied
+    /// change keeps its origin and clock and gets a new local sequence number, so it is passed on.
+    @discardableResult
+    public func apply(_ changes: [Change], maxDrift: UInt64 = Replica.defaultMaxDrift) throws -> ApplyResult {
+        let wall = now()
+        for c in changes {
+            try check(c)
+            if c.clock.millis > wall, c.clock.millis - wall > maxDrift {
+                throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
+            }
+        }
+        return try db.transaction {
+            db.setTriggersEnabled(false)
+            defer { db.setTriggersEnabled(true) }
+            var result = ApplyResult()
+            var touched: [(EntitySpec, String)] = []
+            for c in changes {
+                lastClock = try lastClock.receive(c.clock, now: wall, maxDrift: maxDrift, origin: c.origin)
+                let e = schema.entity(c.entity)!
+                if try applyOne(c, e, &result) {
+                    result.applied += 1
+                    touched.append((e, c.id))
+                } else {
+                    result.ignored += 1
+                }
+                try noteSeen(origin: c.origin, clock: c.clock)
+            }
+            try saveClock()
+            #if DEBUG
+            for (e, id) in touched { try assertMaterialized(e, id) }
+            #endif
+            return result
+        }
+    }
+
+    /// Refuses a change this replica must not take.
+    func check(_ c: Change) throws {
+        guard let e = schema.entity(c.entity) else {
+            throw SyncError(.invalid, "unknown entity '\(c.entity)' in a change from \(c.origin)")
+        }
+        switch e.scope {
+        case .municipal:
+            guard c.municipality == municipality.code else {
+                throw SyncError(.wrongMunicipality, "a change from replica \(c.origin) is for municipality "
+                    + "\(c.municipality ?? "none"), but this replica is for \(municipality); nothing was applied")
+            }
+        case .national:
+            guard c.municipality == nil else {
+                throw SyncError(.invalid, "\(c.entity) is national data but a change from \(c.origin) names a municipality")
+            }
+        }
+        if c.isLifecycle {
+            guard let n = c.value.integer, n >= 1 else { throw SyncError(.invalid, "a lifecycle change needs a causal length ≥ 1") }
+        } else {
+            guard let f = e.field(c.field), !f.localOnly else {
+                throw SyncError(.invalid, "\(c.entity) has no synced field '\(c.field)' (change from \(c.origin))")
+            }
+            do { _ = try f.check(c.value) } catch { throw SyncError(.invalid, "change from \(c.origin): \(error.message)") }
+        }
+    }
+
+    /// Applies one change; returns whether it won.
+    private func applyOne(_ c: Change, _ e: EntitySpec, _ result: inout ApplyResult) throws -> Bool {
+        let col = c.isLifecycle ? 0 : e.field(c.field)!.number
+        let incoming = RegisterState(c)
+        let stored = try register(e, c.id, col)
+        let life = c.isLifecycle ? stored : try register(e, c.id, 0)
+        let alive = (life?.causalLength ?? 0) % 2 == 1
+        if c.isLifecycle {
+            guard MergeRules.mergeLifecycle(stored: stored, incoming: incoming) == .replace else { return false }
+            try writeRegister(e, c.id, col, incoming)
+            let nowAlive = incoming.causalLength % 2 == 1
+            if nowAlive, !alive {
+                try materialize(e, c.id)
+            } else if !nowAlive, alive {
+                try db.cached("DELETE FROM \(e.name) WHERE id = ?").run([.text(c.id)])
+                // Updates the deleter had not seen lose to the delete.
+                for (fieldCol, state) in try fieldRegisters(e, c.id)
+                where MergeRules.updateConflictsWithDelete(update: state, delete: incoming) {
+                    try record(LedgerEntry(entity: e.name, id: c.id, field: e.field(number: fieldCol)?.name ?? "?",
+                                           deleteWon: true, winner: incoming, loser: state, resolvedAt: lastClock), &result)
+                }
+            }
+            return true
+        }
+        if let life, !alive, life.causalLength > 0, MergeRules.updateConflictsWithDelete(update: incoming, delete: life) {
+            try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, deleteWon: true, winner: life, loser: incoming,
+                                   resolvedAt: lastClock), &result)
+        }
+        switch MergeRules.mergeField(stored: stored, incoming: incoming) {
+        case .replace:
+            if let stored, MergeRules.isConflict(incoming, stored) {
+                try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, winner: incoming, loser: stored,
+                                       resolvedAt: lastClock), &result)
+            }
+            try writeRegister(e, c.id, col, incoming)
+            if alive { try db.cached("UPDATE \(e.name) SET \(c.field) = ? WHERE id = ?").run([c.value, .text(c.id)]) }
+            return true
+        case .keep:
+            if let stored, MergeRules.isConflict(incoming, stored) {
+                try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, winner: stored, loser: incoming,
+                                       resolvedAt: lastClock), &result)
+            }
+            return false
+        }
+    }
+
+    /// The stored register, or nil.
+    func register(_ e: EntitySpec, _ id: String, _ col: Int) throws -> RegisterState? {
+        try db.cached("SELECT val, hlc, site, base FROM kmk_clock WHERE tbl = ? AND pk = ? AND col = ?")
+            .first([.integer(Int64(e.number)), .text(id), .integer(Int64(col))]) { row in
+                RegisterState(value: row.value(0), clock: HLC(int64: row.int64(1)), origin: siteID(row.int64(2)),
+                              base: HLC(int64: row.int64(3)))
+            }
+    }
+
+    func fieldRegisters(_ e: EntitySpec, _ id: String) throws -> [(Int, RegisterState)] {
+        try db.cached("SELECT col, val, hlc, site, base FROM kmk_clock WHERE tbl = ? AND pk = ? AND col > 0")
+            .rows([.integer(Int64(e.number)), .text(id)]) { row in
+                (Int(row.int64(0)), RegisterState(value: row.value(1), clock: HLC(int64: row.int64(2)),
+                                                  origin: siteID(row.int64(3)), base: HLC(int64: row.int64(4))))
+            }
+    }
+
+    private func writeRegister(_ e: EntitySpec, _ id: String, _ col: Int, _ s: RegisterState) throws {
+        let seq = lastSeq + 1
+        try db.cached("""
+            INSERT INTO kmk_clock (tbl, pk, col, val, hlc, site, base, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tbl, pk, col) DO UPDATE SET val = excluded.val, hlc = excluded.hlc, site = excluded.site,
+            base = excluded.base, seq = excluded.seq
+            """).run([.integer(Int64(e.number)), .text(id), .integer(Int64(col)), s.value, .integer(s.clock.int64),
+                      .integer(try siteNumber(s.origin)), .integer(s.base.int64), .integer(seq)])
+        try saveSeq(seq)
+    }
+
+    /// Inserts the domain row of a record that came alive, from its stored field values.
+    private func materialize(_ e: EntitySpec, _ id: String) throws {
+        try insertRow(e, id: id, fields: try storedFields(e, id), checkReferences: false)
+    }
+
+    private func record(_ entry: LedgerEntry, _ result: inout ApplyResult) throws {
+        try db.cached("""
+            INSERT OR IGNORE INTO kmk_ledger (id, entity, pk, field, delete_won, win_val, win_hlc, win_origin, lose_val, lose_hlc,
+            lose_origin, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).run([.text(entry.key), .text(entry.entity), .text(entry.id), .text(entry.field),
+                      .integer(entry.deleteWon ? 1 : 0), entry.winner.value,
+                      .integer(entry.winner.clock.int64), .text(entry.winner.origin), entry.loser.value,
+                      .integer(entry.loser.clock.int64), .text(entry.loser.origin), .integer(entry.resolvedAt.int64)])
+        if db.changes > 0 { result.conflicts.append(entry) }
+    }
+
+    /// The site number of a replica id, adding it when new.
+    func siteNumber(_ replica: String) throws -> Int64 {
+        if let n = siteNumbers[replica] { return n }
+        let n = (siteIDs.keys.max() ?? 0) + 1
+        try db.cached("INSERT INTO kmk_site (site, replica) VALUES (?, ?)").run([.integer(n), .text(replica)])
+        siteNumbers[replica] = n
+        siteIDs[n] = replica
+        return n
+    }
+
+    func siteID(_ site: Int64) -> String { siteIDs[site] ?? "unknown-site-\(site)" }
+
+    /// Remembers the newest clock held from an origin (this replica's version vector).
+    func noteSeen(origin: String, clock: HLC) throws {
+        try db.cached("""
+            INSERT INTO kmk_seen (origin, hlc) VALUES (?, ?)
+            ON CONFLICT (origin) DO UPDATE SET hlc = max(hlc, excluded.hlc)
+            """).run([.text(origin), .integer(clock.int64)])
+    }
+
+    /// The newest clock this replica holds from each origin.
+    public func versionVector() throws -> [String: HLC] {
+        let rows = try db.cached("SELECT origin, hlc FROM kmk_seen").rows { ($0.text(0) ?? "", HLC(int64: $0.int64(1))) }
+        return Dictionary(rows, uniquingKeysWith: { max($0, $1) })
+    }
+
+    /// Checks that a record's domain row exists exactly when its causal length is odd, and holds
+    /// the stored synced values (debug builds).
+    func assertMaterialized(_ e: EntitySpec, _ id: String) throws {
+        let alive = (try lifecycle(e, id) ?? 0) % 2 == 1
+        let row = try record(e.name, id: id, includeLocal: false)
+        assert(alive == (row != nil), "merge invariant: \(e.name) \(id) alive=\(alive) but row present=\(row != nil)")
+        if let row {
+            let stored = try storedFields(e, id)
+            assert(row.fields == stored, "merge invariant: \(e.name) \(id) row differs from its registers")
+        }
+    }
+}
