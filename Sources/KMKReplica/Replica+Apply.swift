@@ -22,7 +22,9 @@ extension Replica {
     /// are off meanwhile, so applied changes are not captured again as local edits. Each applied
     /// change keeps its origin and clock and gets a new local sequence number, so it is passed on.
     @discardableResult
-    public func apply(_ changes: [Change], maxDrift: UInt64 = Replica.defaultMaxDrift) throws -> ApplyResult {
+    public func apply(
+        _ changes: [Change], maxDrift: UInt64 = Replica.defaultMaxDrift, peer: (id: String, vector: [String: HLC])? = nil
+    ) throws -> ApplyResult {
         let wall = now()
         for c in changes {
             try check(c)
@@ -46,6 +48,7 @@ extension Replica {
                 }
                 try noteSeen(origin: c.origin, clock: c.clock)
             }
+            if let peer { try savePeerVector(peer.id, peer.vector) }
             try saveClock()
             #if DEBUG
             for (e, id) in touched { try assertMaterialized(e, id) }

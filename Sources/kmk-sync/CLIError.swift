@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import KMKModel
 import KMKReplica
+import KMKSync
 
 /// The exit codes kmk-sync uses (sysexits). They are part of the contract: see SPEC.md.
 enum Exit {
@@ -41,6 +42,8 @@ enum Exit {
             case .unknownEntity, .unknownField: return (e.message, usage)
             default: return (e.message, dataError)
             }
+        case let e as SyncError:
+            return (e.message, dataError)
         case let e as ClockError:
             return (e.description, dataError)
         case let e as CLIFailure:

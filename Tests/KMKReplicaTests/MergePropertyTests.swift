@@ -186,7 +186,9 @@ struct MergePropertyTests {
         case .date:
             return .text(ISODate("2015-01-01")!.adding(days: Int.random(in: 0..<3650, using: &rng)).description)
         case .choice(let words): return .text(words.randomElement(using: &rng)!)
-        case .set(let words): return .text(Set(words.filter { _ in Bool.random(using: &rng) }).sorted().joined(separator: ","))
+        case .set(let words):
+            let chosen = words.filter { _ in Bool.random(using: &rng) }.sorted()
+            return chosen.isEmpty ? .null : .text(chosen.joined(separator: ","))
         case .reference(let target):
             return try r.records(target).randomElement(using: &rng).map { .text($0.id) }
         case .period: return .text(["2024", "2024-03", "2023-Q4"].randomElement(using: &rng)!)
