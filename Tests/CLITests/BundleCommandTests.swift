@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+
+@Suite("kmk-sync bundle and conflicts")
+struct BundleCommandTests {
+    @Test("two officials swap bundles on a USB stick; a tampered bundle is refused; conflicts show who lost")
+    func officials() throws {
+        var cli = try CLI()
+        defer { cli.remove() }
+        cli.environment["KMK_NOW"] = "2016-05-02T08:00:00Z"
+        let a = cli.path("anna.kmk")
+        let b = cli.path("bo.kmk")
+        #expect(try cli.run("init", a, "--municipality", "0484").status == 0)
+        #expect(try cli.run("init", b, "--municipality", "0484").status == 0)
+        let v = try cli.run("venue", "add", "name=Krogen Påhittad", "membership=member", "contact_person=Anna A",
+                            "--replica", a).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try cli.run("bundle", "create", "--replica", a, "--out", cli.path("a1.bundle")).status == 0)
+        #expect(!(try String(contentsOfFile: cli.path("a1.bundle"), encoding: .utf8)).contains("Anna A"))
+        #expect(try cli.run("bundle", "apply", "--replica", b, cli.path("a1.bundle")).status == 0)
+        // Both edit the same field offline; Bo's edit is later and wins.
+        cli.environment["KMK_NOW"] = "2016-05-03T08:00:00Z"
+        #expect(try cli.run("venue", "update", v, "staff_count=10", "--replica", a).status == 0)
+        cli.environment["KMK_NOW"] = "2016-05-03T09:00:00Z"
+        #expect(try cli.run("venue", "update", v, "staff_count=14", "--replica", b).status == 0)
+        #expect(try cli.run("bundle", "create", "--replica", b, "--out", cli.path("b1.bundle")).status == 0)
+        // A tampered copy is refused and changes nothing.
+        var tampered = try String(contentsOfFile: cli.path("b1.bundle"), encoding: .utf8)
+        tampered = tampered.replacingOccurrences(of: "\"value\":14", with: "\"value\":41")
+        try tampered.write(toFile: cli.path("bad.bundle"), atomically: true, encoding: .utf8)
+        let before = try cli.run("export", "--replica", a).stdout
+        let refused = try cli.run("bundle", "apply", "--replica", a, cli.path("bad.bundle"))
+        #expect(refused.status == 65 && refused.stderr.contains("checksum"))
+        #expect(try cli.run("export", "--replica", a).stdout == before)
+        let applied = try cli.run("bundle", "apply", "--replica", a, cli.path("b1.bundle"))
+        #expect(applied.status == 0 && applied.stdout.contains("1 conflicts"))
+        let conflicts = try cli.run("conflicts", "--replica", a)
+        #expect(conflicts.stdout.contains("staff_count") && conflicts.stdout.contains("this replica"))
+        let json = try cli.run("conflicts", "--json", "--replica", a)
+        #expect(json.stdout.contains("\"loser\":{") && json.stdout.contains("\"value\":10"))
+        #expect(try cli.run("conflicts", "--since", "2030-01-01", "--replica", a).stdout.contains("no conflicts"))
+    }
+}
