@@ -17,7 +17,7 @@ struct KMKSyncCommand: AsyncParsableCommand {
             EntityGroup<IndicatorTag>.self, EntityGroup<MappingTag>.self, EntityGroup<PoliceContactTag>.self,
             EntityGroup<MunicipalityTag>.self,
             SetCommand.self, DeleteCommand.self, ExportCommand.self, ImportCommand.self, LogCommand.self,
-            SchemaCommand.self, ConflictsCommand.self, BundleGroup.self,
+            SchemaCommand.self, ConflictsCommand.self, BundleGroup.self, DemoCommand.self,
         ]
     )
 

@@ -40,3 +40,20 @@ struct BundleCommandTests {
         #expect(try cli.run("conflicts", "--since", "2030-01-01", "--replica", a).stdout.contains("no conflicts"))
     }
 }
+
+@Suite("kmk-sync demo")
+struct DemoTests {
+    @Test("the demo converges, shows the ledger, and cleans up unless --keep")
+    func demo() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures").path
+        let r = try cli.run("demo", "--fixtures", root, "--keep", cli.path("kept"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("converged: yes"))
+        #expect(r.stdout.contains("kept 20 by Bo, lost 18 by Anna"))
+        #expect(r.stdout.contains("refuses Eskilstuna's bundle"))
+        #expect(FileManager.default.fileExists(atPath: cli.path("kept/anna.kmk")))
+    }
+}
