@@ -36,8 +36,4 @@ public struct ReplicaError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
-
-    init(_ error: ModelError) {
-        self.init(error.kind == .unknownMunicipality ? .invalidData : .invalidData, error.message)
-    }
 }

@@ -50,13 +50,16 @@ struct BundleApply: ParsableCommand {
 
     @OptionGroup var options: ReplicaOptions
     @Argument(help: "The bundle file.") var file: String
+    @Option(help: "Refuse changes whose clock is more than this many seconds ahead of this machine's clock.")
+    var maxDriftSeconds: UInt64 = Replica.defaultMaxDrift / 1000
 
     func run() throws {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw CLIFailure.noInput("cannot read \(file); check the path")
         }
         let replica = try options.open()
-        let result = try replica.applyBundle(String(decoding: data, as: UTF8.self), file: file)
+        let result = try replica.applyBundle(String(decoding: data, as: UTF8.self), file: file,
+                                             maxDrift: maxDriftSeconds * 1000)
         say("applied \(result.applied) changes (\(result.ignored) already here or older), \(result.conflicts.count) conflicts"
             + (result.conflicts.isEmpty ? "" : "; see: kmk-sync conflicts"))
     }

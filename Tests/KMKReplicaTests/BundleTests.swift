@@ -115,6 +115,10 @@ struct BundleTests {
             #expect(entries[0].winner.value == .integer(15) && entries[0].winner.origin == b.replicaID)
             #expect(entries[0].loser.value == .integer(12) && entries[0].loser.origin == a.replicaID)
         }
+        // No echo: applied changes keep their origin and clock, and nothing is left pending as a local edit.
+        let atA = try a.changes(after: 0, limit: 100).map(\.change).first { $0.field == "staff_count" }
+        #expect(atA?.origin == b.replicaID && atA?.value == .integer(15))
+        #expect(try a.log(limit: 100).allSatisfy { $0.seq != nil })
         // Duplicated batches add no entries.
         try a.apply(try b.changes(after: 0, limit: 100).map(\.change))
         #expect(try a.conflicts(since: nil).count == 1)
