@@ -12,6 +12,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        // Already in the graph through Hummingbird; named so the hub can import ByteBuffer and HTTP field names.
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
     ],
     targets: [
         // The system SQLite (Debian: libsqlite3-dev), reached through a shim header.
@@ -19,24 +24,43 @@ let package = Package(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
+        // The system zlib (Debian: zlib1g-dev), for gzip bodies on the wire.
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         // Pure domain: schema, values, clocks, municipalities, compliance rules. No I/O, no dependencies.
         .target(name: "KMKModel"),
         // Pure sync logic: changes, merge rules, ledger, wire and bundle formats.
-        .target(name: "KMKSync", dependencies: ["KMKModel"]),
+        .target(name: "KMKSync", dependencies: ["KMKModel", "CZlib"]),
         // The SQLite replica file: storage, change capture, apply.
         .target(name: "KMKReplica", dependencies: ["KMKModel", "KMKSync", "CSQLite"]),
+        // The national hub: HTTP server (Hummingbird) over a hub store kept by KMKReplica.
+        .target(
+            name: "KMKHub",
+            dependencies: [
+                "KMKModel", "KMKSync", "KMKReplica",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        // The replica's side of the hub protocol: HTTP client, push/pull/sync, the replica lock.
+        .target(name: "KMKClient", dependencies: ["KMKModel", "KMKSync", "KMKReplica"]),
         // The command-line tool: parse, call a library, print.
         .executableTarget(
             name: "kmk-sync",
             dependencies: [
-                "KMKModel", "KMKSync", "KMKReplica",
+                "KMKModel", "KMKSync", "KMKReplica", "KMKHub", "KMKClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "KMKModelTests", dependencies: ["KMKModel"]),
         .testTarget(name: "KMKSyncTests", dependencies: ["KMKSync", "KMKModel"]),
         .testTarget(name: "KMKReplicaTests", dependencies: ["KMKReplica", "KMKSync", "KMKModel", "CSQLite"]),
-        .testTarget(name: "CLITests", dependencies: ["KMKModel", "kmk-sync"]),
+        .testTarget(name: "KMKHubTests", dependencies: ["KMKHub", "KMKClient", "KMKReplica", "KMKSync", "KMKModel"]),
+        .testTarget(name: "CLITests", dependencies: ["KMKModel", "KMKSync", "kmk-sync"]),
     ]
 )
 

@@ -21,9 +21,12 @@ extension Replica {
     /// refused whole on the first problem. Only winning values reach the domain tables; triggers
     /// are off meanwhile, so applied changes are not captured again as local edits. Each applied
     /// change keeps its origin and clock and gets a new local sequence number, so it is passed on.
+    /// `within` runs last inside the same transaction (e.g. to store a pull cursor), given the
+    /// sequence number before the batch.
     @discardableResult
     public func apply(
-        _ changes: [Change], maxDrift: UInt64 = Replica.defaultMaxDrift, peer: (id: String, vector: [String: HLC])? = nil
+        _ changes: [Change], maxDrift: UInt64 = Replica.defaultMaxDrift, peer: (id: String, vector: [String: HLC])? = nil,
+        within: ((_ seqBefore: Int64) throws -> Void)? = nil
     ) throws -> ApplyResult {
         let wall = now()
         for c in changes {
@@ -32,7 +35,20 @@ extension Replica {
                 throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
             }
         }
-        return try db.transaction {
+        let seqBefore = lastSeq
+        do {
+            return try applyInTransaction(changes, wall: wall, maxDrift: maxDrift, peer: peer, within: within, seqBefore: seqBefore)
+        } catch {
+            try reloadCounters()
+            throw error
+        }
+    }
+
+    private func applyInTransaction(
+        _ changes: [Change], wall: UInt64, maxDrift: UInt64, peer: (id: String, vector: [String: HLC])?,
+        within: ((_ seqBefore: Int64) throws -> Void)?, seqBefore: Int64
+    ) throws -> ApplyResult {
+        try db.transaction {
             db.setTriggersEnabled(false)
             defer { db.setTriggersEnabled(true) }
             var result = ApplyResult()
@@ -50,6 +66,7 @@ extension Replica {
             }
             if let peer { try savePeerVector(peer.id, peer.vector) }
             try saveClock()
+            try within?(seqBefore)
             #if DEBUG
             for (e, id) in touched { try assertMaterialized(e, id) }
             #endif

@@ -230,6 +230,21 @@ public final class Replica {
     /// reused, even when the change that had the highest one is overwritten.
     public func maxSeq() throws -> Int64 { lastSeq }
 
+    /// Re-reads the clock, sequence counter and site cache after a rolled-back transaction, so
+    /// memory never runs ahead of the file.
+    func reloadCounters() throws {
+        let meta = try Replica.readMeta(db)
+        lastClock = HLC(int64: meta["hlc"]?.integer ?? 0)
+        lastSeq = meta["seq"]?.integer ?? 0
+        siteNumbers = [:]
+        siteIDs = [:]
+        let sites = try db.prepare("SELECT site, replica FROM kmk_site").rows { ($0.int64(0), $0.text(1) ?? "") }
+        for (site, replica) in sites {
+            siteNumbers[replica] = site
+            siteIDs[site] = replica
+        }
+    }
+
     /// Persists the sequence counter (inside the caller's transaction).
     func saveSeq(_ seq: Int64) throws {
         lastSeq = seq
@@ -239,10 +254,15 @@ public final class Replica {
     /// Runs a local write: `body` changes domain tables with plain SQL, the triggers capture it,
     /// and the captured changes are stamped in the same transaction.
     func write<T>(_ body: () throws -> T) throws -> T {
-        try db.transaction {
-            let result = try body()
-            _ = try stampPendingInTransaction()
-            return result
+        do {
+            return try db.transaction {
+                let result = try body()
+                _ = try stampPendingInTransaction()
+                return result
+            }
+        } catch {
+            try? reloadCounters()
+            throw error
         }
     }
 }

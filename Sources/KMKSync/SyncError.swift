@@ -11,6 +11,8 @@ public struct SyncError: Error, Hashable, Sendable, CustomStringConvertible {
         case newerFormat
         /// Damaged in transit or on disk: truncated, or its checksum does not match.
         case damaged
+        /// Bigger than a configured limit.
+        case tooLarge
     }
 
     public let kind: Kind

@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import KMKClient
 import KMKModel
 import KMKReplica
 import KMKSync
@@ -46,6 +47,21 @@ enum Exit {
             return (e.message, dataError)
         case let e as ClockError:
             return (e.description, dataError)
+        case let e as ClientError:
+            switch e.kind {
+            case .unavailable, .protocolError: return (e.message, unavailable)
+            case .unauthorized, .forbidden: return (e.message, noPermission)
+            case .locked: return (e.message, tempFail)
+            case .notConfigured: return (e.message, usage)
+            case .refused: return (e.message, dataError)
+            }
+        case let e as WireError:
+            let text = "the hub refused (HTTP \(e.status) \(e.code)): \(e.message)"
+            switch e.status {
+            case 401, 403: return (text, noPermission)
+            case 400, 409, 410, 413, 415, 422: return (text, dataError)
+            default: return (text, unavailable)
+            }
         case let e as CLIFailure:
             return (e.message, e.code)
         default:

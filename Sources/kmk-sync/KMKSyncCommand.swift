@@ -17,7 +17,9 @@ struct KMKSyncCommand: AsyncParsableCommand {
             EntityGroup<IndicatorTag>.self, EntityGroup<MappingTag>.self, EntityGroup<PoliceContactTag>.self,
             EntityGroup<MunicipalityTag>.self,
             SetCommand.self, DeleteCommand.self, ExportCommand.self, ImportCommand.self, LogCommand.self,
-            SchemaCommand.self, ConflictsCommand.self, BundleGroup.self, DemoCommand.self,
+            SchemaCommand.self, ConflictsCommand.self, BundleGroup.self,
+            RemoteGroup.self, PushCommand.self, PullCommand.self, SyncCommand.self, StatusCommand.self, HubGroup.self,
+            DemoCommand.self,
         ]
     )
 

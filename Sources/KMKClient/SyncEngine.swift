@@ -1,0 +1,170 @@
+import Foundation
+import KMKModel
+import KMKReplica
+import KMKSync
+
+/// Push, pull and sync for one replica against its hub (SPEC.md §11.4–11.5).
+public struct SyncEngine {
+    /// A failure to inject, for tests of interrupted transfers: the client exits at once, as
+    /// if killed, at the named point.
+    public enum Fault: Hashable, Sendable {
+        /// After the hub acknowledged the n-th batch, before the replica records it.
+        case exitAfterPushReply(Int)
+        /// After receiving the n-th pull page, before applying it.
+        case exitBeforePullApply(Int)
+
+        public init?(text: String) {
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, let n = Int(parts[1]), n >= 1 else { return nil }
+            switch parts[0] {
+            case "exit-after-push-reply": self = .exitAfterPushReply(n)
+            case "exit-before-pull-apply": self = .exitBeforePullApply(n)
+            default: return nil
+            }
+        }
+    }
+
+    /// What a push did.
+    public struct PushSummary: Hashable, Sendable {
+        public var batches = 0
+        public var changes = 0
+        public var applied = 0
+        public var duplicates = 0
+        public var restarts = 0
+    }
+
+    /// What a pull did.
+    public struct PullSummary: Hashable, Sendable {
+        public var pages = 0
+        public var changes = 0
+        public var applied = 0
+        public var conflicts = 0
+        public var restarted = false
+    }
+
+    public let replica: Replica
+    public let client: HubClient
+    public var maxBatchChanges = 1_000
+    public var maxBatchBytes = 1_000_000
+    public var pageLimit: Int?
+    public var maxDrift = Replica.defaultMaxDrift
+    public var fault: Fault?
+    /// Called with a progress line now and then (the CLI shows it on a terminal only).
+    public var progress: (String) -> Void = { _ in }
+
+    public init(replica: Replica, client: HubClient) {
+        self.replica = replica
+        self.client = client
+    }
+
+    /// Checks the hub is reachable and speaks this replica's schema; returns its limits.
+    func handshake() async throws -> HubClient.Health {
+        let health = try await client.health()
+        guard health.schema == replica.schema.version else {
+            let side = health.schema > replica.schema.version ? "upgrade kmk-sync on this machine"
+                : "the hub is older: ask its operator to upgrade it"
+            throw ClientError(.refused, "this replica speaks schema \(replica.schema.version) but the hub at \(client.baseURL) "
+                + "speaks \(health.schema): \(side)")
+        }
+        return health
+    }
+
+    /// Pushes every pending change in numbered batches until none is left.
+    public func push() async throws -> PushSummary {
+        let health = try await handshake()
+        let count = min(maxBatchChanges, health.maxBatchChanges)
+        let bytes = min(maxBatchBytes, health.maxBatchBytes - 1_024)
+        var summary = PushSummary()
+        let total = try replica.pendingOutgoing()
+        var sent = 0
+        while let (batch, upTo) = try replica.nextPushBatch(maxCount: count, maxBytes: bytes) {
+            let reply: PushReply
+            do {
+                reply = try await client.push(batch)
+            } catch let e as WireError where e.code == "batch_gap" {
+                guard let expected = e.expectedBatch, summary.restarts < 2 else {
+                    throw ClientError(.protocolError, "the hub keeps refusing this replica's batch numbers: \(e.message)")
+                }
+                // The hub and this replica disagree on the batch count (one was restored from a
+                // backup): number from the hub's and send the whole log again; the hub ignores
+                // what it already has.
+                try replica.restartPush(nextBatch: expected)
+                summary.restarts += 1
+                sent = 0
+                continue
+            }
+            if case .exitAfterPushReply(let n)? = fault, n == summary.batches + 1 { SyncEngine.die("after push reply \(n)") }
+            if reply.duplicate, reply.lastBatch > batch.batch {
+                guard summary.restarts < 2 else {
+                    throw ClientError(.protocolError, "the hub keeps answering batch \(batch.batch) as a duplicate")
+                }
+                try replica.restartPush(nextBatch: reply.lastBatch + 1)
+                summary.restarts += 1
+                sent = 0
+                continue
+            }
+            try replica.acknowledgePush(batch: batch.batch, upTo: upTo, hubID: reply.hub)
+            summary.batches += 1
+            summary.changes += batch.changes.count
+            summary.applied += reply.applied
+            if reply.duplicate { summary.duplicates += 1 }
+            sent += batch.changes.count
+            progress("push: \(sent)/\(max(total, sent)) changes")
+        }
+        return summary
+    }
+
+    /// Pulls pages until the hub has no more; each page is applied with its cursor in one
+    /// transaction. A stale cursor (a restored hub) restarts the pull from the beginning and
+    /// marks the whole log for pushing again.
+    public func pull() async throws -> PullSummary {
+        _ = try await handshake()
+        var summary = PullSummary()
+        var cursor = try replica.remoteState().cursor
+        var more = true
+        while more {
+            let page: PullPage
+            do {
+                page = try await client.pull(cursor: cursor, limit: pageLimit)
+            } catch let e as WireError where e.code == "stale_cursor" && !summary.restarted {
+                try replica.restartPull()
+                let state = try replica.remoteState()
+                try replica.restartPush(nextBatch: state.lastBatch + 1)
+                summary.restarted = true
+                cursor = nil
+                continue
+            }
+            summary.pages += 1
+            if case .exitBeforePullApply(let n)? = fault, n == summary.pages { SyncEngine.die("before applying pull page \(n)") }
+            let result = try replica.applyPulled(page, maxDrift: maxDrift)
+            summary.changes += page.changes.count
+            summary.applied += result.applied
+            summary.conflicts += result.conflicts.count
+            cursor = page.cursor
+            more = page.more
+            progress("pull: \(summary.changes) changes")
+        }
+        return summary
+    }
+
+    /// `sync`: push, then pull, then push again if the pull found the hub restored (or left
+    /// anything pending).
+    public func sync() async throws -> (push: PushSummary, pull: PullSummary) {
+        var pushed = try await push()
+        let pulled = try await pull()
+        if try replica.pendingOutgoing() > 0 {
+            let again = try await push()
+            pushed.batches += again.batches
+            pushed.changes += again.changes
+            pushed.applied += again.applied
+            pushed.duplicates += again.duplicates
+            pushed.restarts += again.restarts
+        }
+        return (pushed, pulled)
+    }
+
+    private static func die(_ point: String) -> Never {
+        FileHandle.standardError.write(Data("kmk-sync: fault injected (KMK_CLIENT_FAULT), exiting \(point)\n".utf8))
+        exit(137)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KMKModel
+import KMKReplica
+import KMKSync
+import NIOCore
+
+/// The hub's endpoints (SPEC.md §11.3).
+struct HubRoutes {
+    static let known: Set<String> = ["/v1/health", "/metrics", "/v1/push", "/v1/changes", "/v1/checksum", "/v1/summary"]
+
+    let service: HubService
+    let metrics: HubMetrics
+    let configuration: HubConfiguration
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/v1/health") { request, _ in health(request) }
+        router.get("/metrics") { request, _ in
+            body(await metrics.text(), type: "text/plain; version=0.0.4", request)
+        }
+        router.post("/v1/push") { request, _ in try await push(request) }
+        router.get("/v1/changes") { request, _ in try await pull(request) }
+        router.get("/v1/checksum") { request, _ in try await checksum(request) }
+        router.get("/v1/summary") { request, _ in try await summary(request) }
+    }
+
+    func json(_ text: String, _ request: Request) -> Response {
+        body(text, type: "application/json; charset=utf-8", request)
+    }
+
+    /// A 200 response, gzipped when the client accepts gzip and the body is big enough.
+    func body(_ text: String, type: String, _ request: Request) -> Response {
+        var headers: HTTPFields = [.contentType: type]
+        let accepts = request.headers[.acceptEncoding].map { $0.lowercased().contains("gzip") } ?? false
+        guard accepts, text.utf8.count >= configuration.gzipThreshold else {
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        headers[.contentEncoding] = "gzip"
+        headers[.vary] = "Accept-Encoding"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Gzip.compress(Array(text.utf8)))))
+    }
+
+    func health(_ request: Request) -> Response {
+        json("{\"status\":\"ok\",\"hub\":" + CanonicalJSON.string(service.hubID) + ",\"schema\":\(service.schemaVersion)"
+            + ",\"max_batch_changes\":\(configuration.maxBatchChanges),\"max_batch_bytes\":\(configuration.maxBatchBytes)"
+            + ",\"page_limit\":\(configuration.pageLimit)}", request)
+    }
+
+    /// The scope of the request's bearer token, or 401.
+    func scope(_ request: Request) async throws -> HubScope {
+        guard let header = request.headers[.authorization] else {
+            throw HubError.unauthorized("no token: send \"Authorization: Bearer TOKEN\" with a token from kmk-sync hub token create")
+        }
+        guard header.hasPrefix("Bearer "), let scope = try await service.authenticate(String(header.dropFirst(7))) else {
+            throw HubError.unauthorized("the token is wrong or revoked; ask the hub's operator for a new one")
+        }
+        return scope
+    }
+
+    /// Refuses a client that speaks another schema version, saying which side to upgrade.
+    func checkSchema(_ version: Int?) throws {
+        guard let version else {
+            throw HubError.badRequest("say which schema version the client speaks (\"schema\" in the body or ?schema= in the URL)")
+        }
+        guard version == service.schemaVersion else {
+            let side = version < service.schemaVersion ? "upgrade kmk-sync on this replica's machine"
+                : "the hub is older: ask its operator to upgrade the hub"
+            throw HubError(409, "schema_mismatch", "the client speaks schema \(version) but the hub speaks "
+                + "\(service.schemaVersion): \(side)")
+        }
+    }
+
+    func push(_ request: Request) async throws -> Response {
+        let scope = try await scope(request)
+        var request = request
+        var bytes = Array(try await request.collectBody(upTo: configuration.maxBatchBytes).readableBytesView)
+        if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" {
+            guard encoding == "gzip" else {
+                throw HubError(415, "unsupported_encoding", "the hub accepts bodies as gzip or uncompressed, not \(encoding)")
+            }
+            bytes = try Gzip.decompress(bytes, limit: configuration.maxBatchBytes)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw HubError.badRequest("the body is not UTF-8 text")
+        }
+        let parsed: JSONValue
+        do { parsed = try JSONValue.parse(text) } catch {
+            throw HubError.badRequest("the body is not valid JSON: \(error)")
+        }
+        let envelope = try PushBatch.envelope(parsed)
+        try checkSchema(envelope.schema)
+        guard envelope.changes.count <= configuration.maxBatchChanges else {
+            throw HubError.tooLarge("the batch holds \(envelope.changes.count) changes; this hub takes at most "
+                + "\(configuration.maxBatchChanges) per batch")
+        }
+        let batch = PushBatch(replica: envelope.replica, batch: envelope.batch, schema: envelope.schema,
+                              changes: try PushBatch.decodeChanges(envelope.changes))
+        switch try await service.push(batch, scope: scope, maxDrift: configuration.maxDrift) {
+        case .accepted(let reply):
+            await metrics.push(received: batch.changes.count, applied: reply.applied, duplicate: reply.duplicate)
+            return json(reply.json(), request)
+        case .gap(let expected):
+            throw HubError(409, "batch_gap", "batch \(batch.batch) does not follow the last batch the hub applied for "
+                + "replica \(batch.replica); the hub expects batch \(expected)", expectedBatch: expected)
+        }
+    }
+
+    func pull(_ request: Request) async throws -> Response {
+        let scope = try await scope(request)
+        let query = request.uri.queryParameters
+        try checkSchema(query["schema"].flatMap { Int($0) })
+        var limit = configuration.pageLimit
+        if let text = query["limit"] {
+            guard let n = Int(text), n >= 1 else { throw HubError.badRequest("limit must be a whole number from 1") }
+            limit = min(n, configuration.pageLimit)
+        }
+        let cursor = query["cursor"].map { String($0).removingPercentEncoding ?? String($0) }
+        switch try await service.pull(cursor: cursor, scope: scope, limit: limit) {
+        case .page(let page): return json(page.json(), request)
+        case .stale(let why):
+            throw HubError(410, "stale_cursor", why + "; pull again from the start (no cursor) and push everything again")
+        }
+    }
+
+    func checksum(_ request: Request) async throws -> Response {
+        let scope = try await scope(request)
+        let query = request.uri.queryParameters
+        try checkSchema(query["schema"].flatMap { Int($0) })
+        guard let code = query["municipality"].map(String.init), Municipality.byCode[code] != nil else {
+            throw HubError.badRequest("name the municipality by its kommunkod: ?municipality=0484")
+        }
+        guard scope.mayRead(municipality: code) else {
+            throw HubError.forbidden("this token is for \(scope) and may not read municipality \(code)")
+        }
+        let (sum, count) = try await service.checksum(municipality: code)
+        return json("{\"hub\":" + CanonicalJSON.string(service.hubID) + ",\"schema\":\(service.schemaVersion),\"municipality\":"
+            + CanonicalJSON.string(code) + ",\"checksum\":\"\(sum)\",\"registers\":\(count)}", request)
+    }
+
+    func summary(_ request: Request) async throws -> Response {
+        let scope = try await scope(request)
+        let rows = try await service.summary(scope: scope)
+        let items = rows.map { row in
+            let records = CanonicalJSON.object(row.records.map { ($0.key, String($0.value)) })
+            return "{\"municipality\":" + CanonicalJSON.string(row.municipality) + ",\"records\":" + records
+                + ",\"replicas\":\(row.replicas),\"last_push\":\(row.lastPush)}"
+        }
+        return json("{\"hub\":" + CanonicalJSON.string(service.hubID) + ",\"schema\":\(service.schemaVersion),\"municipalities\":["
+            + items.joined(separator: ",") + "]}", request)
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import KMKModel
+import KMKReplica
+import KMKSync
+
+/// The hub store behind an actor: requests reach the one SQLite connection one at a time.
+actor HubService {
+    private let store: HubStore
+    private let fault: HubFault?
+    private var pushCommits = 0
+    private var pullReplies = 0
+    nonisolated let hubID: String
+    nonisolated let schemaVersion: Int
+
+    init(path: String, fault: HubFault?) throws {
+        let store = try HubStore.open(at: path)
+        self.store = store
+        self.fault = fault
+        self.hubID = store.hubID
+        self.schemaVersion = store.schema.version
+    }
+
+    func authenticate(_ token: String) throws -> HubScope? { try store.authenticate(token) }
+
+    func push(_ batch: PushBatch, scope: HubScope, maxDrift: UInt64) throws -> HubStore.PushOutcome {
+        let outcome = try store.push(batch, scope: scope, maxDrift: maxDrift)
+        if case .accepted(let reply) = outcome, !reply.duplicate {
+            pushCommits += 1
+            if case .exitAfterPushCommit(let n)? = fault, n == pushCommits { HubService.die("after push commit \(n)") }
+        }
+        return outcome
+    }
+
+    func pull(cursor: String?, scope: HubScope, limit: Int) throws -> HubStore.PullOutcome {
+        let outcome = try store.pull(cursor: cursor, scope: scope, limit: limit)
+        pullReplies += 1
+        if case .exitBeforePullReply(let n)? = fault, n == pullReplies { HubService.die("before pull reply \(n)") }
+        return outcome
+    }
+
+    func checksum(municipality: String) throws -> (checksum: String, count: Int) {
+        try store.checksum(municipality: municipality)
+    }
+
+    func summary(scope: HubScope) throws -> [HubSummaryRow] { try store.summary(scope: scope) }
+
+    func counts() throws -> (registers: Int, seq: Int64) { try store.counts() }
+
+    func close() { store.close() }
+
+    private static func die(_ point: String) -> Never {
+        FileHandle.standardError.write(Data("kmk-sync hub: fault injected (KMK_HUB_FAULT), exiting \(point)\n".utf8))
+        exit(137)
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import KMKModel
+import KMKSync
+
+/// The national hub's SQLite store: the winning write of every register of every municipality,
+/// each with a hub sequence number (the order pulls follow), the replicas that pushed and their
+/// last batch numbers, and the tokens.
+///
+/// One connection, used from one place at a time (the hub server wraps it in an actor).
+public final class HubStore {
+    /// How a push batch ended.
+    public enum PushOutcome: Hashable, Sendable {
+        /// Applied, or acknowledged as a duplicate.
+        case accepted(PushReply)
+        /// The batch number skips ahead of, or falls behind, what the hub expects next.
+        case gap(expected: Int64)
+    }
+
+    public let path: String
+    /// This hub's id, made when the store was created.
+    public let hubID: String
+    public let schema: Schema
+    let db: Database
+    let now: Replica.WallClock
+    private(set) var lastSeq: Int64
+    var siteNumbers: [String: Int64] = [:]
+    var siteIDs: [Int64: String] = [:]
+
+    /// Opens the store at `path`, creating it when missing.
+    public static func open(at path: String, schema: Schema = .current, now: @escaping Replica.WallClock = Replica.systemClock) throws -> HubStore {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if exists { try Replica.checkHeader(path) }
+        let db: Database
+        do {
+            db = try Database(path: path, create: !exists)
+        } catch let e as ReplicaError where !exists {
+            throw ReplicaError(.cannotCreate, "cannot create the hub store \(path): \(e.message)")
+        }
+        if !exists {
+            try db.execute("PRAGMA journal_mode = WAL")
+            try db.transaction {
+                try db.execute(HubDDL.create)
+                let put = try db.prepare("INSERT INTO hub_meta (key, value) VALUES (?, ?)")
+                for (k, v): (String, Value) in [
+                    ("format", .text(HubDDL.format)), ("schema_version", .integer(Int64(schema.version))),
+                    ("hub_id", .text(RecordID.make())), ("created_at", .integer(Int64(now()))), ("seq", .integer(0)),
+                ] {
+                    try put.run([.text(k), v])
+                }
+            }
+        }
+        let meta: [String: Value]
+        do {
+            meta = Dictionary(try db.prepare("SELECT key, value FROM hub_meta").rows { ($0.text(0) ?? "", $0.value(1)) },
+                              uniquingKeysWith: { a, _ in a })
+        } catch {
+            throw ReplicaError(.badFile, "\(path) is an SQLite database but not a kmk-sync hub store; check --db")
+        }
+        guard meta["format"]?.text == HubDDL.format, let id = meta["hub_id"]?.text else {
+            throw ReplicaError(.badFile, "\(path) is not a kmk-sync hub store (a replica file?); check --db")
+        }
+        let version = Int(meta["schema_version"]?.integer ?? 0)
+        guard version == schema.version else {
+            throw ReplicaError(.badFile, "the hub store \(path) has schema \(version) but this kmk-sync speaks \(schema.version); "
+                + (version > schema.version ? "upgrade kmk-sync on the hub" : "it cannot be migrated by this version"))
+        }
+        let problems = try db.prepare("PRAGMA quick_check").rows { $0.text(0) ?? "" }
+        guard problems == ["ok"] else {
+            throw ReplicaError(.badFile, "the hub store \(path) is corrupt (\(problems.prefix(3).joined(separator: "; "))); "
+                + "restore it from a backup; replicas will re-push what the backup lacks")
+        }
+        return try HubStore(path: path, db: db, hubID: id, seq: meta["seq"]?.integer ?? 0, schema: schema, now: now)
+    }
+
+    private init(path: String, db: Database, hubID: String, seq: Int64, schema: Schema, now: @escaping Replica.WallClock) throws {
+        self.path = path
+        self.db = db
+        self.hubID = hubID
+        self.lastSeq = seq
+        self.schema = schema
+        self.now = now
+        let sites = try db.prepare("SELECT site, replica FROM hub_site").rows { ($0.int64(0), $0.text(1) ?? "") }
+        for (site, replica) in sites {
+            siteNumbers[replica] = site
+            siteIDs[site] = replica
+        }
+    }
+
+    public func close() { db.close() }
+
+    /// Applies one push batch atomically: the batch's changes are merged with the merge rules
+    /// and the replica's last batch number is recorded in the same transaction.
+    ///
+    /// Checks, in order, before anything is written: the token's scope may write every change
+    /// (else ``ReplicaError/Kind/permission``), the replica belongs to the token's municipality,
+    /// no clock is more than `maxDrift` ms ahead of the hub's wall clock (``ClockError``).
+    public func push(_ batch: PushBatch, scope: HubScope, maxDrift: UInt64) throws -> PushOutcome {
+        for c in batch.changes where !scope.mayWrite(municipality: c.municipality) {
+            throw ReplicaError(.permission, scope.refusal(for: c))
+        }
+        let wall = now()
+        for c in batch.changes where c.clock.millis > wall && c.clock.millis - wall > maxDrift {
+            throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
+        }
+        do {
+            return try pushInTransaction(batch, scope: scope, wall: wall)
+        } catch {
+            try reload()
+            throw error
+        }
+    }
+
+    private func pushInTransaction(_ batch: PushBatch, scope: HubScope, wall: UInt64) throws -> PushOutcome {
+        try db.transaction {
+            let known = try db.cached("SELECT municipality, last_batch FROM hub_replica WHERE replica = ?")
+                .first([.text(batch.replica)]) { ($0.text(0) ?? "", $0.int64(1)) }
+            if let known, known.0 != scope.text {
+                throw ReplicaError(.permission, "replica \(batch.replica) pushes for \(HubScope(text: known.0)?.description ?? known.0), "
+                    + "but this token is for \(scope); use that replica's own token")
+            }
+            let last = known?.1 ?? 0
+            if batch.batch <= last {
+                return .accepted(PushReply(hub: hubID, schema: schema.version, batch: batch.batch, duplicate: true,
+                                           lastBatch: last, applied: 0, ignored: batch.changes.count))
+            }
+            if batch.batch != last + 1 { return .gap(expected: last + 1) }
+            let first = lastSeq + 1
+            var applied = 0
+            for c in batch.changes where try merge(c) { applied += 1 }
+            if lastSeq >= first {
+                try db.cached("INSERT INTO hub_commit (first_seq, last_seq, tag, at) VALUES (?, ?, ?, ?)")
+                    .run([.integer(first), .integer(lastSeq), .text(HubStore.newTag()), .integer(Int64(wall))])
+                try db.cached("UPDATE hub_meta SET value = ? WHERE key = 'seq'").run([.integer(lastSeq)])
+            }
+            try db.cached("""
+                INSERT INTO hub_replica (replica, municipality, last_batch, last_push_at, changes) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (replica) DO UPDATE SET last_batch = excluded.last_batch, last_push_at = excluded.last_push_at,
+                changes = changes + excluded.changes
+                """).run([.text(batch.replica), .text(scope.text), .integer(batch.batch), .integer(Int64(wall)),
+                          .integer(Int64(batch.changes.count))])
+            return .accepted(PushReply(hub: hubID, schema: schema.version, batch: batch.batch, duplicate: false,
+                                       lastBatch: batch.batch, applied: applied, ignored: batch.changes.count - applied))
+        }
+    }
+
+    /// Re-reads the counters and caches after a rolled-back transaction.
+    private func reload() throws {
+        lastSeq = try db.cached("SELECT value FROM hub_meta WHERE key = 'seq'").first { $0.int64(0) } ?? 0
+        siteNumbers = [:]
+        siteIDs = [:]
+        let sites = try db.prepare("SELECT site, replica FROM hub_site").rows { ($0.int64(0), $0.text(1) ?? "") }
+        for (site, replica) in sites {
+            siteNumbers[replica] = site
+            siteIDs[site] = replica
+        }
+    }
+
+    /// Merges one change into its register; returns whether it won.
+    private func merge(_ c: Change) throws -> Bool {
+        let e = schema.entity(c.entity)!
+        let col = c.isLifecycle ? 0 : e.field(c.field)!.number
+        let key: [Value] = [.integer(Int64(e.number)), .text(c.id), .integer(Int64(col))]
+        let stored = try db.cached("SELECT val, hlc, site, base FROM hub_register WHERE tbl = ? AND pk = ? AND col = ?")
+            .first(key) { row in
+                RegisterState(value: row.value(0), clock: HLC(int64: row.int64(1)), origin: siteIDs[row.int64(2)] ?? "",
+                              base: HLC(int64: row.int64(3)))
+            }
+        let incoming = RegisterState(c)
+        let outcome = c.isLifecycle ? MergeRules.mergeLifecycle(stored: stored, incoming: incoming)
+            : MergeRules.mergeField(stored: stored, incoming: incoming)
+        guard outcome == .replace else { return false }
+        lastSeq += 1
+        try db.cached("""
+            INSERT INTO hub_register (tbl, pk, col, muni, val, hlc, site, base, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tbl, pk, col) DO UPDATE SET val = excluded.val, hlc = excluded.hlc, site = excluded.site,
+            base = excluded.base, seq = excluded.seq
+            """).run(key + [c.municipality.map(Value.text) ?? .null, c.value, .integer(c.clock.int64),
+                            .integer(try siteNumber(c.origin)), .integer(c.base.int64), .integer(lastSeq)])
+        return true
+    }
+
+    func siteNumber(_ replica: String) throws -> Int64 {
+        if let n = siteNumbers[replica] { return n }
+        let n = (siteIDs.keys.max() ?? 0) + 1
+        try db.cached("INSERT INTO hub_site (site, replica) VALUES (?, ?)").run([.integer(n), .text(replica)])
+        siteNumbers[replica] = n
+        siteIDs[n] = replica
+        return n
+    }
+
+    /// Builds a change from a stored register.
+    func change(tbl: Int64, pk: String, col: Int64, muni: String?, val: Value, hlc: Int64, site: Int64, base: Int64) -> Change? {
+        guard let e = schema.entity(number: Int(tbl)) else { return nil }
+        let field: String
+        if col == 0 {
+            field = Change.lifecycleField
+        } else {
+            guard let f = e.field(number: Int(col)) else { return nil }
+            field = f.name
+        }
+        return Change(entity: e.name, id: pk, field: field, value: val, clock: HLC(int64: hlc), origin: siteIDs[site] ?? "",
+                      base: HLC(int64: base), municipality: muni)
+    }
+
+    static func newTag() -> String {
+        var g = SystemRandomNumberGenerator()
+        return String(g.next() & 0xFFFF_FFFF_FFFF, radix: 16)
+    }
+}

@@ -1,0 +1,152 @@
+import KMKModel
+import KMKSync
+
+/// What a replica remembers of its hub (all in `kmk_meta`, SPEC.md §11.5).
+public struct RemoteState: Hashable, Sendable {
+    /// The hub's URL, set by `kmk-sync remote set`.
+    public var url: String?
+    /// The id of the hub this replica last talked to.
+    public var hubID: String?
+    /// Every local change with a sequence number up to this one is on the hub.
+    public var pushedSeq: Int64 = 0
+    /// The last batch number the hub acknowledged.
+    public var lastBatch: Int64 = 0
+    /// A batch sent but not yet acknowledged: its number and the last sequence number it covers.
+    public var inflight: (batch: Int64, seq: Int64)?
+    /// The pull cursor (opaque), nil before the first pull.
+    public var cursor: String?
+    /// When (ms since 1970) and how the last push and pull ended.
+    public var lastPush: (at: UInt64, outcome: String)?
+    public var lastPull: (at: UInt64, outcome: String)?
+
+    public static func == (a: RemoteState, b: RemoteState) -> Bool {
+        a.url == b.url && a.hubID == b.hubID && a.pushedSeq == b.pushedSeq && a.lastBatch == b.lastBatch
+            && a.inflight?.batch == b.inflight?.batch && a.inflight?.seq == b.inflight?.seq && a.cursor == b.cursor
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(url)
+        h.combine(pushedSeq)
+        h.combine(lastBatch)
+        h.combine(cursor)
+    }
+}
+
+extension Replica {
+    /// What the replica remembers of its hub.
+    public func remoteState() throws -> RemoteState {
+        var s = RemoteState()
+        s.url = try meta("remote.url").text
+        s.hubID = try meta("remote.hub_id").text
+        s.pushedSeq = try meta("push.seq").integer ?? 0
+        s.lastBatch = try meta("push.batch").integer ?? 0
+        if let b = try meta("push.inflight_batch").integer, let q = try meta("push.inflight_seq").integer { s.inflight = (b, q) }
+        s.cursor = try meta("pull.cursor").text
+        if let at = try meta("push.last_at").integer { s.lastPush = (UInt64(at), try meta("push.last_outcome").text ?? "") }
+        if let at = try meta("pull.last_at").integer { s.lastPull = (UInt64(at), try meta("pull.last_outcome").text ?? "") }
+        return s
+    }
+
+    /// Stores the hub URL.
+    public func setRemote(url: String) throws {
+        try db.transaction { try setMeta("remote.url", .text(url)) }
+    }
+
+    /// Local changes not yet on the hub.
+    public func pendingOutgoing() throws -> Int {
+        try changeCount(after: try meta("push.seq").integer ?? 0)
+    }
+
+    /// The next batch to push: the batch sent last time if it was never acknowledged (the same
+    /// number and the same range of sequence numbers), otherwise a new one of at most
+    /// `maxCount` changes and about `maxBytes` of JSON. The batch is recorded as in flight
+    /// before it is returned, so a crash after sending resends exactly it. Nil when nothing is
+    /// pending.
+    public func nextPushBatch(maxCount: Int, maxBytes: Int) throws -> (batch: PushBatch, upTo: Int64)? {
+        let state = try remoteState()
+        if let inflight = state.inflight {
+            let changes = try self.changes(after: state.pushedSeq, limit: maxCount).filter { $0.seq <= inflight.seq }
+            return (PushBatch(replica: replicaID, batch: inflight.batch, schema: schema.version, changes: changes.map(\.change)),
+                    inflight.seq)
+        }
+        let candidates = try self.changes(after: state.pushedSeq, limit: maxCount)
+        guard !candidates.isEmpty else { return nil }
+        var taken: [(seq: Int64, change: Change)] = []
+        var bytes = 100
+        for c in candidates {
+            let size = c.change.json(schema: schema).utf8.count + 2
+            if !taken.isEmpty, bytes + size > maxBytes { break }
+            taken.append(c)
+            bytes += size
+        }
+        let upTo = taken.last!.seq
+        let number = state.lastBatch + 1
+        try db.transaction {
+            try setMeta("push.inflight_batch", .integer(number))
+            try setMeta("push.inflight_seq", .integer(upTo))
+        }
+        return (PushBatch(replica: replicaID, batch: number, schema: schema.version, changes: taken.map(\.change)), upTo)
+    }
+
+    /// Records that the hub acknowledged a batch covering changes up to `upTo`.
+    public func acknowledgePush(batch: Int64, upTo: Int64, hubID: String) throws {
+        try db.transaction {
+            try setMeta("push.seq", .integer(max(upTo, try meta("push.seq").integer ?? 0)))
+            try setMeta("push.batch", .integer(batch))
+            try setMeta("remote.hub_id", .text(hubID))
+            try db.cached("DELETE FROM kmk_meta WHERE key IN ('push.inflight_batch', 'push.inflight_seq')").run()
+        }
+    }
+
+    /// Starts pushing the whole log again, numbering batches from `nextBatch`: used when the
+    /// hub's batch counter for this replica disagrees with ours (a restored hub or replica).
+    /// Re-sending is safe: the hub ignores what it already has.
+    public func restartPush(nextBatch: Int64) throws {
+        try db.transaction {
+            try setMeta("push.seq", .integer(0))
+            try setMeta("push.batch", .integer(nextBatch - 1))
+            try db.cached("DELETE FROM kmk_meta WHERE key IN ('push.inflight_batch', 'push.inflight_seq')").run()
+        }
+    }
+
+    /// Forgets the pull cursor so the next pull starts from the beginning.
+    public func restartPull() throws {
+        try db.transaction { try db.cached("DELETE FROM kmk_meta WHERE key = 'pull.cursor'").run() }
+    }
+
+    /// Applies one pulled page and stores its cursor in the same transaction, so an interrupted
+    /// pull resumes exactly after the last page applied. Changes that came from the hub are not
+    /// pushed back to it when nothing local was waiting.
+    @discardableResult
+    public func applyPulled(_ page: PullPage, maxDrift: UInt64 = Replica.defaultMaxDrift) throws -> ApplyResult {
+        try apply(page.changes, maxDrift: maxDrift) { [self] seqBefore in
+            try setMeta("pull.cursor", .text(page.cursor))
+            try setMeta("remote.hub_id", .text(page.hub))
+            let pushed = try meta("push.seq").integer ?? 0
+            let inflight = try meta("push.inflight_batch").integer
+            if pushed == seqBefore, inflight == nil { try setMeta("push.seq", .integer(lastSeq)) }
+        }
+    }
+
+    /// Records when and how a push or pull ended (`kind` is "push" or "pull").
+    public func recordOutcome(_ kind: String, _ outcome: String) throws {
+        try db.transaction {
+            try setMeta("\(kind).last_at", .integer(Int64(now())))
+            try setMeta("\(kind).last_outcome", .text(outcome))
+        }
+    }
+
+    /// The checksum of this municipality's records as this replica holds them; equal to the
+    /// hub's when both hold the same writes (see ``ChangeSetChecksum``).
+    public func checksum() throws -> (checksum: String, count: Int) {
+        var changes: [Change] = []
+        var after: Int64 = 0
+        while true {
+            let page = try self.changes(after: after, limit: 10_000)
+            guard let last = page.last else { break }
+            after = last.seq
+            changes += page.lazy.map(\.change).filter { $0.municipality != nil }
+        }
+        return (ChangeSetChecksum.hex(changes, schema: schema), changes.count)
+    }
+}

@@ -1,0 +1,38 @@
+import KMKModel
+
+/// One page of changes from the hub (`GET /v1/changes`): the changes after the cursor the client
+/// sent, in hub order, the cursor to send next, and whether more remain.
+public struct PullPage: Hashable, Sendable {
+    public var hub: String
+    public var schema: Int
+    public var changes: [Change]
+    public var cursor: String
+    public var more: Bool
+
+    public init(hub: String, schema: Int, changes: [Change], cursor: String, more: Bool) {
+        self.hub = hub
+        self.schema = schema
+        self.changes = changes
+        self.cursor = cursor
+        self.more = more
+    }
+
+    public func json(schema spec: Schema = .current) -> String {
+        var out = "{\"hub\":" + CanonicalJSON.string(hub) + ",\"schema\":\(schema),\"cursor\":" + CanonicalJSON.string(cursor)
+        out += ",\"more\":\(more),\"changes\":["
+        for (i, c) in changes.enumerated() {
+            if i > 0 { out += ",\n" }
+            out += c.json(schema: spec)
+        }
+        return out + "]}"
+    }
+
+    public init(json: JSONValue, schema spec: Schema = .current) throws(SyncError) {
+        guard let hub = json["hub"]?.stringValue, let schema = json["schema"]?.intValue,
+              let cursor = json["cursor"]?.stringValue, case .bool(let more)? = json["more"],
+              let raw = json["changes"]?.arrayValue else {
+            throw SyncError(.invalid, "the hub's pull page lacks hub, schema, cursor, more or changes")
+        }
+        self.init(hub: hub, schema: schema, changes: try PushBatch.decodeChanges(raw, schema: spec), cursor: cursor, more: more)
+    }
+}

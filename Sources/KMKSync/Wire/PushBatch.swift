@@ -1,0 +1,63 @@
+import KMKModel
+
+/// One numbered batch of changes a replica pushes to the hub (`POST /v1/push`).
+///
+/// Body: `{"replica":UUID,"batch":N,"schema":V,"changes":[change, …]}` where each change has the
+/// form of a bundle line (SPEC.md §6). Batch numbers start at 1 and go up by one per batch the
+/// hub acknowledged.
+public struct PushBatch: Hashable, Sendable {
+    public var replica: String
+    public var batch: Int64
+    public var schema: Int
+    public var changes: [Change]
+
+    public init(replica: String, batch: Int64, schema: Int, changes: [Change]) {
+        self.replica = replica
+        self.batch = batch
+        self.schema = schema
+        self.changes = changes
+    }
+
+    /// The request body.
+    public func json(schema spec: Schema = .current) -> String {
+        var out = "{\"replica\":" + CanonicalJSON.string(replica) + ",\"batch\":\(batch),\"schema\":\(schema),\"changes\":["
+        for (i, c) in changes.enumerated() {
+            if i > 0 { out += ",\n" }
+            out += c.json(schema: spec)
+        }
+        return out + "]}"
+    }
+
+    /// Reads the envelope only: replica, batch and schema, and the raw changes. The changes are
+    /// decoded by ``decodeChanges(_:schema:)`` once the schema version is known to match.
+    public static func envelope(_ json: JSONValue) throws(SyncError) -> (replica: String, batch: Int64, schema: Int, changes: [JSONValue]) {
+        guard case .object = json else { throw SyncError(.invalid, "the push body must be a JSON object, got \(json.typeName)") }
+        guard let replica = json["replica"]?.stringValue, replica.count == 36, RecordID.isValid(replica) else {
+            throw SyncError(.invalid, "\"replica\" must be the pushing replica's id (a UUID)")
+        }
+        guard case .number(let n)? = json["batch"], let batch = Int64(n), batch >= 1 else {
+            throw SyncError(.invalid, "\"batch\" must be a whole number from 1")
+        }
+        guard let schema = json["schema"]?.intValue else {
+            throw SyncError(.invalid, "\"schema\" must be the schema version the client speaks (a whole number)")
+        }
+        guard let changes = json["changes"]?.arrayValue else {
+            throw SyncError(.invalid, "\"changes\" must be an array of changes")
+        }
+        return (replica.lowercased(), batch, schema, changes)
+    }
+
+    /// Decodes and checks every change; the error names the first bad one by its index.
+    public static func decodeChanges(_ raw: [JSONValue], schema: Schema = .current) throws(SyncError) -> [Change] {
+        var out: [Change] = []
+        out.reserveCapacity(raw.count)
+        for (i, item) in raw.enumerated() {
+            do {
+                out.append(try Change(json: item, schema: schema))
+            } catch {
+                throw SyncError(error.kind, "changes[\(i)]: \(error.message)")
+            }
+        }
+        return out
+    }
+}
