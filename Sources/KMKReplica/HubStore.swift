@@ -162,7 +162,7 @@ public final class HubStore {
         let key: [Value] = [.integer(Int64(e.number)), .text(c.id), .integer(Int64(col))]
         let stored = try db.cached("SELECT val, hlc, site, base FROM hub_register WHERE tbl = ? AND pk = ? AND col = ?")
             .first(key) { row in
-                RegisterState(value: row.value(0), clock: HLC(int64: row.int64(1)), origin: siteIDs[row.int64(2)] ?? "",
+                RegisterState(value: row.value(0), clock: HLC(int64: row.int64(1)), origin: siteID(row.int64(2)),
                               base: HLC(int64: row.int64(3)))
             }
         let incoming = RegisterState(c)
@@ -177,6 +177,17 @@ public final class HubStore {
             """).run(key + [c.municipality.map(Value.text) ?? .null, c.value, .integer(c.clock.int64),
                             .integer(try siteNumber(c.origin)), .integer(c.base.int64), .integer(lastSeq)])
         return true
+    }
+
+    /// The replica id of a site number; reads the table when another connection added it.
+    func siteID(_ site: Int64) -> String {
+        if let id = siteIDs[site] { return id }
+        guard let id = try? db.cached("SELECT replica FROM hub_site WHERE site = ?").first([.integer(site)], { $0.text(0) }) ?? nil else {
+            return ""
+        }
+        siteIDs[site] = id
+        siteNumbers[id] = site
+        return id
     }
 
     func siteNumber(_ replica: String) throws -> Int64 {
@@ -198,7 +209,7 @@ public final class HubStore {
             guard let f = e.field(number: Int(col)) else { return nil }
             field = f.name
         }
-        return Change(entity: e.name, id: pk, field: field, value: val, clock: HLC(int64: hlc), origin: siteIDs[site] ?? "",
+        return Change(entity: e.name, id: pk, field: field, value: val, clock: HLC(int64: hlc), origin: siteID(site),
                       base: HLC(int64: base), municipality: muni)
     }
 

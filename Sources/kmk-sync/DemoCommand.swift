@@ -1,84 +1,128 @@
 import ArgumentParser
 import Foundation
+import KMKClient
+import KMKHub
 import KMKModel
 import KMKReplica
 import KMKSync
+import Logging
 
-/// `kmk-sync demo`: two officials of one municipality work offline and reconcile by bundles.
-/// (The hub arrives with the hub issue; the demo will then sync through it.)
-struct DemoCommand: ParsableCommand {
+/// `kmk-sync demo`: an embedded hub on loopback, replicas for the seed municipalities, offline
+/// work with a conflict and a refused cross-municipality write, then everything syncs.
+struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Show offline work and merging on the seed fixtures, in a temporary folder."
+        abstract: "Run a hub and five replicas on the seed fixtures, in a temporary folder, and sync them.",
+        discussion: "Finishes in seconds and removes its files, unless --keep DIR is given."
     )
 
-    @Option(help: "Keep the replicas and bundles in this folder instead of a temporary one.") var keep: String?
+    @Option(help: "Keep the hub store, replicas and tokens in this folder instead of a temporary one.") var keep: String?
     @Option(help: "The Fixtures folder (default: ./Fixtures, or beside the binary's package).") var fixtures: String?
 
-    func run() throws {
+    func run() async throws {
         let fm = FileManager.default
         let dir = keep ?? fm.temporaryDirectory.appendingPathComponent("kmk-demo-\(UUID().uuidString)").path
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { if keep == nil { try? fm.removeItem(atPath: dir) } }
-        let fixture = try findFixture("0484-eskilstuna.json")
-        let esk = try Municipality.find("0484")
         func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
 
-        say("1. Anna and Bo, two officials in \(esk), each create a replica; Anna loads the fixture.")
-        let anna = try Replica.create(at: path("anna.kmk"), municipality: esk)
-        let bo = try Replica.create(at: path("bo.kmk"), municipality: esk)
-        let doc = try ExportDocument.decode(String(decoding: fm.contents(atPath: fixture) ?? Data(), as: UTF8.self), file: fixture)
-        let loaded = try anna.importRecords(doc.records, mode: .replace)
-        say("   imported \(loaded.created) records into Anna's replica")
-        let toBo = try anna.makeBundle(for: nil).encoded()
-        try toBo.write(toFile: path("anna-1.bundle"), atomically: true, encoding: .utf8)
-        let first = try bo.applyBundle(toBo, file: "anna-1.bundle")
-        say("   Bo applies Anna's bundle: \(first.applied) changes")
+        say("1. The national hub starts on loopback with an empty store.")
+        var logger = Logger(label: "kmk-sync.demo-hub")
+        logger.logLevel = .critical
+        let config = { var c = HubConfiguration(databasePath: path("hub.db")); c.port = 0; return c }()
+        let (addresses, continuation) = AsyncStream.makeStream(of: String.self)
+        let server = Task { try await HubServer.run(config, logger: logger) { continuation.yield($0) } }
+        defer { server.cancel() }
+        var iterator = addresses.makeAsyncIterator()
+        guard let url = await iterator.next() else { throw CLIFailure(message: "the demo hub did not start", code: Exit.software) }
+        say("   listening on \(url)")
+        let store = try HubStore.open(at: path("hub.db"))
+        func token(_ scope: HubScope) throws -> String { try store.createToken(scope: scope, label: "demo").token }
 
-        say("2. Both work offline.")
-        let venues = try anna.records("venue").filter { $0["membership"] == .text("member") }
+        say("2. Replicas: Anna and Bo in Eskilstuna, one official each in Helsingborg, Karlstad and Kalmar.")
+        struct Office { let name: String; let replica: Replica; let token: String }
+        var offices: [Office] = []
+        for (name, code, fixture) in [("Anna", "0484", "0484-eskilstuna.json"), ("Bo", "0484", nil),
+                                      ("Helsingborg", "1283", "1283-helsingborg.json"), ("Karlstad", "1780", "1780-karlstad.json"),
+                                      ("Kalmar", "0880", "0880-kalmar.json")] {
+            let replica = try Replica.create(at: path("\(name.lowercased()).kmk"), municipality: try Municipality.find(code))
+            try replica.setRemote(url: url)
+            if let fixture {
+                let file = try findFixture(fixture)
+                let doc = try ExportDocument.decode(String(decoding: fm.contents(atPath: file) ?? Data(), as: UTF8.self), file: file)
+                _ = try replica.importRecords(doc.records, mode: .replace)
+            }
+            offices.append(Office(name: name, replica: replica, token: try token(.municipality(code))))
+        }
+        func engine(_ o: Office, token: String? = nil) throws -> SyncEngine {
+            SyncEngine(replica: o.replica, client: try HubClient(url: url, token: token ?? o.token))
+        }
+        for o in offices {
+            let r = try await engine(o).sync()
+            say("   \(o.name.padding(toLength: 11, withPad: " ", startingAt: 0)) \(o.replica.municipality): pushed \(r.push.changes), pulled \(r.pull.changes)")
+        }
+        let (anna, bo, kalmar) = (offices[0], offices[1], offices[4])
+
+        say("3. Offline work.")
+        let venues = try anna.replica.records("venue").filter { $0["membership"] == .text("member") }
         guard venues.count >= 2 else { throw CLIFailure(message: "the fixture has too few venues", code: Exit.dataError) }
         let (v1, v2) = (venues[0], venues[1])
-        try anna.update("venue", id: v1.id, fields: ["staff_count": .integer(18), "contact_person": .text("Anna (local only)")])
+        try anna.replica.update("venue", id: v1.id, fields: ["staff_count": .integer(18), "contact_person": .text("Anna (local only)")])
         say("   Anna: \(v1["name"]) has 18 staff (and a contact person that stays on her laptop)")
-        Thread.sleep(forTimeInterval: 0.01)
-        try bo.update("venue", id: v1.id, fields: ["staff_count": .integer(20)])
-        say("   Bo, a moment later: \(v1["name"]) has 20 staff")
-        try anna.delete("venue", id: v2.id)
-        say("   Anna deletes \(v2["name"])")
-        Thread.sleep(forTimeInterval: 0.01)
-        try bo.update("venue", id: v2.id, fields: ["shows_signage": .integer(1)])
-        say("   Bo, not knowing, records that \(v2["name"]) shows the KMK sign")
-
-        say("3. They swap bundles on a USB stick.")
-        let fromAnna = try anna.makeBundle(for: bo.replicaID).encoded()
-        let fromBo = try bo.makeBundle(for: anna.replicaID).encoded()
-        let ra = try anna.applyBundle(fromBo, file: "bo.bundle")
-        let rb = try bo.applyBundle(fromAnna, file: "anna.bundle")
-        say("   Anna applies \(ra.applied) changes, Bo \(rb.applied)")
-        let karlstad = try Replica.create(at: path("karlstad.kmk"), municipality: try Municipality.find("1780"))
+        try await Task.sleep(nanoseconds: 10_000_000)
+        try bo.replica.update("venue", id: v1.id, fields: ["staff_count": .integer(20)])
+        say("   Bo, a moment later and not knowing: \(v1["name"]) has 20 staff")
+        try anna.replica.delete("venue", id: v2.id)
+        say("   Anna deletes \(v2["name"]); Bo records that it shows the KMK sign")
+        try await Task.sleep(nanoseconds: 10_000_000)
+        try bo.replica.update("venue", id: v2.id, fields: ["shows_signage": .integer(1)])
+        try kalmar.replica.insert("venue", fields: ["name": .text("Hamnkrogen (fiktiv)"), "membership": .text("applicant")])
+        say("   Kalmar adds a venue, but the nightly job was given Eskilstuna's token by mistake:")
         do {
-            try karlstad.applyBundle(fromAnna, file: "anna.bundle")
-        } catch {
-            say("   Karlstad's replica refuses Eskilstuna's bundle: \(error)")
+            _ = try await engine(kalmar, token: anna.token).push()
+            say("   (unexpected: the hub accepted it)")
+        } catch let e as WireError {
+            say("   refused by the hub (HTTP \(e.status)): \(e.message)")
         }
 
-        say("4. Result")
-        let same = try anna.export().encoded() == bo.export().encoded()
-        say("   converged: \(same ? "yes, both replicas export the same bytes" : "NO")")
-        say("   \(v1["name"]) staff: \(try anna.record("venue", id: v1.id)?["staff_count"] ?? .null) (the later edit wins)")
-        say("   \(v2["name"]): \(try anna.record("venue", id: v2.id) == nil ? "deleted (a delete is not undone by a concurrent edit)" : "present")")
-        say("   merge ledger on Anna's replica:")
-        for e in try anna.conflicts(since: nil) {
-            let who = { (o: String) in o == anna.replicaID ? "Anna" : o == bo.replicaID ? "Bo" : o }
-            let kept = e.deleteWon ? "deleted" : e.winner.value.description
-            say("     \(e.entity).\(e.field): kept \(kept) by \(who(e.winner.origin)), lost \(e.loser.value) by \(who(e.loser.origin))")
+        say("4. Everyone syncs (Anna twice, to get what Bo pushed after her).")
+        for o in offices + [anna] {
+            let r = try await engine(o).sync()
+            say("   \(o.name.padding(toLength: 11, withPad: " ", startingAt: 0)) pushed \(r.push.changes), pulled \(r.pull.changes)"
+                + (r.pull.conflicts > 0 ? ", \(r.pull.conflicts) conflicts recorded" : ""))
         }
-        let members = try anna.records("venue").filter { $0["membership"] == .text("member") }.count
-        let open = try anna.records("action").filter { $0["status"] == .text("open") }.count
-        say("   \(esk): \(members) member venues, \(open) open actions, \(try anna.records("training").count) trainings")
+
+        say("5. Result")
+        var converged = try anna.replica.export().encoded() == bo.replica.export().encoded()
+        for o in offices {
+            let local = try o.replica.checksum().checksum
+            let hub = try store.checksum(municipality: o.replica.municipality.code).checksum
+            converged = converged && local == hub
+            say("   \(o.name.padding(toLength: 11, withPad: " ", startingAt: 0)) checksum \(local.prefix(12))… \(local == hub ? "= hub" : "≠ hub \(hub.prefix(12))…")")
+        }
+        say("   converged: \(converged ? "yes" : "NO")")
+        say("   \(v1["name"]) staff: \(try anna.replica.record("venue", id: v1.id)?["staff_count"] ?? .null) (the later edit wins)")
+        say("   merge ledger (kmk-sync conflicts):")
+        let names = Dictionary(uniqueKeysWithValues: offices.map { ($0.replica.replicaID, $0.name) })
+        for o in [anna, bo] {
+            for e in try o.replica.conflicts(since: nil) {
+                let kept = e.deleteWon ? "deleted" : e.winner.value.description
+                say("     on \(o.name)'s replica: \(e.entity).\(e.field): kept \(kept) by \(names[e.winner.origin] ?? e.winner.origin), "
+                    + "lost \(e.loser.value) by \(names[e.loser.origin] ?? e.loser.origin)")
+            }
+        }
+        say("   national summary (as GET /v1/summary gives it to the styrgrupp):")
+        for row in try store.summary(scope: .styrgrupp) where row.municipality != "national" {
+            let name = Municipality.byCode[row.municipality]?.name ?? row.municipality
+            say("     \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(row.records["venue"] ?? 0) venues, "
+                + "\(row.records["training"] ?? 0) trainings, \(row.records["round"] ?? 0) rounds, \(row.replicas) replicas")
+        }
+        for o in offices { o.replica.close() }
+        store.close()
+        server.cancel()
+        _ = try? await server.value
         if let keep { say("   files kept in \(keep)") }
-        if !same { throw CLIFailure(message: "the replicas did not converge", code: Exit.software) }
+        if !converged { throw CLIFailure(message: "the replicas did not converge", code: Exit.software) }
     }
 
     func findFixture(_ name: String) throws -> String {

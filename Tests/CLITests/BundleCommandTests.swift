@@ -53,7 +53,16 @@ struct DemoTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("converged: yes"))
         #expect(r.stdout.contains("kept 20 by Bo, lost 18 by Anna"))
-        #expect(r.stdout.contains("refuses Eskilstuna's bundle"))
+        #expect(r.stdout.contains("refused by the hub (HTTP 403)"))
+        #expect(r.stdout.contains("kept deleted by Anna, lost 1 by Bo"))
+        #expect(!r.stdout.contains("≠ hub"))
+        #expect(r.stdout.contains("Helsingborg") && r.stdout.contains("Kalmar") && r.stdout.contains("Karlstad"))
         #expect(FileManager.default.fileExists(atPath: cli.path("kept/anna.kmk")))
+        #expect(FileManager.default.fileExists(atPath: cli.path("kept/hub.db")))
+        // Without --keep nothing is left behind in the temporary folder.
+        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? [])
+        #expect(try cli.run("demo", "--fixtures", root).status == 0)
+        let after = Set((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? [])
+        #expect(after.subtracting(before).filter { $0.hasPrefix("kmk-demo-") }.isEmpty)
     }
 }
