@@ -122,4 +122,43 @@ struct InterruptionTests {
         #expect(try cli.status(bo)["in_step"] as? Bool == true)
         #expect(!resumed.stdout.contains("pulled 0 changes"))
     }
+
+    @Test("a hub restored from an older backup: stale cursors are detected, replicas re-pull and re-push, nothing is lost")
+    func restoredHub() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let fm = FileManager.default
+        let first = try HubProcess(cli: cli)
+        let (token, anna) = try setUp(cli, hub: first, venues: 3)
+        let bo = try cli.replica("bo.kmk", "0484", hub: first, token: token)
+        #expect(try cli.run("sync", "--replica", anna).status == 0)
+        #expect(first.stop() == 0)
+        try fm.copyItem(atPath: first.db, toPath: cli.path("backup.db"))
+
+        let second = try HubProcess(cli: cli)
+        for r in [anna, bo] { #expect(try cli.run("remote", "set", second.url, "--replica", r).status == 0) }
+        #expect(try cli.run("venue", "add", "name=Efter backupen", "membership=member", "--replica", anna).status == 0)
+        #expect(try cli.run("sync", "--replica", anna).status == 0)
+        #expect(try cli.run("sync", "--replica", bo).status == 0)
+        #expect(try cli.run("venue", "add", "name=Bos krog", "membership=member", "--replica", bo).status == 0)
+        #expect(try cli.run("sync", "--replica", bo).status == 0)
+        #expect(second.stop() == 0)
+
+        // The operator restores the older backup: the hub lost Anna's and Bo's later pushes.
+        for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: first.db + suffix) }
+        try fm.copyItem(atPath: cli.path("backup.db"), toPath: first.db)
+        let restored = try HubProcess(cli: cli)
+        defer { restored.stop() }
+        for r in [anna, bo] { #expect(try cli.run("remote", "set", restored.url, "--replica", r).status == 0) }
+        let b = try cli.run("sync", "--replica", bo)
+        #expect(b.status == 0, "\(b.stderr)")
+        #expect(b.stdout.contains("restored from a backup"), "\(b.stdout)")
+        let a = try cli.run("sync", "--replica", anna)
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(try cli.run("sync", "--replica", bo).status == 0)
+        let ea = try cli.run("export", "--replica", anna).stdout
+        #expect(ea == (try cli.run("export", "--replica", bo).stdout))
+        #expect(ea.contains("Efter backupen") && ea.contains("Bos krog"))
+        for r in [anna, bo] { #expect(try cli.status(r)["in_step"] as? Bool == true) }
+    }
 }
