@@ -220,3 +220,65 @@ enum RecordIDs {
         return "00000000-0000-4000-8000-" + String(repeating: "0", count: 12 - hex.count) + hex
     }
 }
+
+/// A client written from SPEC.md alone, in Python with only the standard library, syncs with
+/// the Swift clients through the hub.
+@Suite("protocol: a second client from SPEC.md")
+struct PythonClientTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("python/kmk_client.py").path
+
+    func python(_ cli: CLI, _ args: [String]) throws -> CLI.Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", PythonClientTests.script] + args
+        p.currentDirectoryURL = cli.directory
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning, Date() < deadline { usleep(10_000) }
+        if p.isRunning { p.terminate(); Issue.record("the Python client did not finish within 60 s") }
+        p.waitUntilExit()
+        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                          stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    @Test("the Python client and two Swift replicas edit, sync and converge")
+    func converge() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let hub = try HubProcess(cli: cli)
+        defer { hub.stop() }
+        let token = try cli.token(hub: hub, ["--municipality", "0484"], file: "esk.token")
+        let anna = try cli.replica("anna.kmk", "0484", hub: hub, token: token)
+        let bo = try cli.replica("bo.kmk", "0484", hub: hub, token: token)
+        let v = try cli.run("venue", "add", "name=Krogen Påhittad", "membership=member", "--replica", anna).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try cli.run("sync", "--replica", anna).status == 0)
+        let py = { (args: [String]) in try self.python(cli, [cli.path("py.json"), hub.url, token, "0484"] + args) }
+        let added = try py(["add-venue", "Pythonbaren"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let pyVenue = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try py(["sync"]).status == 0)
+        // Python renames Anna's venue; Bo (Swift) renames Python's venue.
+        #expect(try py(["rename", v, "Krogen Påhittad (ny ägare)"]).status == 0)
+        let s = try py(["sync"])
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect(try cli.run("sync", "--replica", bo).status == 0)
+        #expect(try cli.run("venue", "update", pyVenue, "name=Pythonbaren & kök", "--replica", bo).status == 0)
+        #expect(try cli.run("sync", "--replica", bo).status == 0)
+        #expect(try cli.run("sync", "--replica", anna).status == 0)
+        #expect(try py(["sync"]).status == 0)
+
+        let list = try py(["venues"])
+        let names = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: String]
+        #expect(names == [v: "Krogen Påhittad (ny ägare)", pyVenue: "Pythonbaren & kök"], "\(list.stdout)")
+        let export = try cli.run("export", "--replica", anna).stdout
+        #expect(export == (try cli.run("export", "--replica", bo).stdout))
+        #expect(export.contains("Krogen Påhittad (ny ägare)") && export.contains("Pythonbaren & kök"))
+        #expect(try cli.status(anna)["in_step"] as? Bool == true)
+    }
+}
