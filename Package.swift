@@ -56,10 +56,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "KMKModelTests", dependencies: ["KMKModel"]),
+        // Shared by the test targets: a seeded generator, a hand-moved clock, random edits.
+        .target(name: "KMKTestSupport", dependencies: ["KMKModel", "KMKReplica"], path: "Tests/KMKTestSupport"),
+        .testTarget(name: "KMKModelTests", dependencies: ["KMKModel", "KMKTestSupport"]),
         .testTarget(name: "KMKSyncTests", dependencies: ["KMKSync", "KMKModel"]),
-        .testTarget(name: "KMKReplicaTests", dependencies: ["KMKReplica", "KMKSync", "KMKModel", "CSQLite"]),
-        .testTarget(name: "KMKHubTests", dependencies: ["KMKHub", "KMKClient", "KMKReplica", "KMKSync", "KMKModel"]),
+        .testTarget(name: "KMKReplicaTests", dependencies: ["KMKReplica", "KMKSync", "KMKModel", "CSQLite", "KMKTestSupport"]),
+        .testTarget(name: "KMKHubTests", dependencies: ["KMKHub", "KMKClient", "KMKReplica", "KMKSync", "KMKModel", "KMKTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["KMKModel", "KMKSync", "kmk-sync"]),
     ]
 )

@@ -1,4 +1,5 @@
 import KMKModel
+import KMKTestSupport
 import Testing
 
 @Suite("Hybrid logical clock")
@@ -63,18 +64,5 @@ struct HLCTests {
         #expect(HLC(hex: "xyz") == nil)
         #expect(HLC(millis: 0, counter: 0).iso == "1970-01-01T00:00:00.000Z")
         #expect(HLC(millis: HLC.parseTime("2016-04-30T22:15:01.5Z")!, counter: 2).iso == "2016-04-30T22:15:01.500Z+2")
-    }
-}
-
-/// A small seeded generator for reproducible tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

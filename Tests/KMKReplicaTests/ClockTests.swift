@@ -2,6 +2,7 @@ import Foundation
 import KMKModel
 import KMKReplica
 import KMKSync
+import KMKTestSupport
 import Testing
 
 @Suite("Replica clock")

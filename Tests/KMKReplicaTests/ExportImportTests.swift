@@ -1,6 +1,7 @@
 import Foundation
 import KMKModel
 import KMKReplica
+import KMKTestSupport
 import Testing
 
 @Suite("Export and import")

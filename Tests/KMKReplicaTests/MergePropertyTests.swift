@@ -2,6 +2,7 @@ import Foundation
 import KMKModel
 import KMKReplica
 import KMKSync
+import KMKTestSupport
 import Testing
 
 /// Convergence of replicas under random edits and random exchange schedules.
@@ -58,7 +59,7 @@ struct MergePropertyTests {
             clock.advance(seconds: Double.random(in: 0...3, using: &rng))
             if Bool.random(using: &rng) || replicas.count < 2 {
                 let r = replicas.randomElement(using: &rng)!
-                try randomEdit(r, &rng)
+                try RandomEdits.edit(r, &rng)
             } else {
                 let src = replicas.randomElement(using: &rng)!
                 let dst = replicas.randomElement(using: &rng)!
@@ -136,76 +137,5 @@ struct MergePropertyTests {
             outcome.changes += r.applied
             outcome.conflicts += r.conflicts.count
         }
-    }
-
-    static let editable: [EntitySpec] = Schema.current.entities.filter { $0.scope == .municipal }
-
-    func randomEdit(_ r: Replica, _ rng: inout SplitMix64) throws {
-        // Bias towards a few entities and fields so that replicas often edit the same things.
-        let e: EntitySpec
-        switch Int.random(in: 0..<10, using: &rng) {
-        case 0..<4: e = .venue
-        case 4..<6: e = .municipality
-        default: e = Self.editable.randomElement(using: &rng)!
-        }
-        let alive = try r.records(e.name).map(\.id)
-        let deleted = try r.deletedIDs(e.name)
-        switch Int.random(in: 0..<10, using: &rng) {
-        case 0..<3 where e.identity == .random:
-            var fields: [String: Value] = [:]
-            for f in e.fields {
-                if f.required || Bool.random(using: &rng) {
-                    guard let v = try randomValue(f, r, &rng, required: f.required) else { return }
-                    fields[f.name] = v
-                }
-            }
-            try r.insert(e.name, id: RecordID.make(using: &rng), fields: fields)
-        case 3..<7:
-            guard let id = alive.randomElement(using: &rng) else { return }
-            let f = Bool.random(using: &rng) ? e.fields.prefix(3).randomElement(using: &rng)! : e.fields.randomElement(using: &rng)!
-            guard let v = try randomValue(f, r, &rng, required: f.required) else { return }
-            try r.update(e.name, id: id, fields: [f.name: v])
-        case 7..<9 where e.identity == .random:
-            guard let id = alive.randomElement(using: &rng) else { return }
-            try r.delete(e.name, id: id)
-        default:
-            guard let id = deleted.randomElement(using: &rng) else { return }
-            try r.restore(e.name, id: id)
-        }
-    }
-
-    static let texts = ["", "Krogen Åkerö", "ÄÖÅ äöå", "Nattklubb 🦉🍸", "x", "Δ \"quoted\" \\ back", "rad 1\nrad 2"]
-
-    func randomValue(_ f: FieldSpec, _ r: Replica, _ rng: inout SplitMix64, required: Bool) throws -> Value? {
-        if !required, Int.random(in: 0..<6, using: &rng) == 0 { return .null }
-        switch f.kind {
-        case .text: return .text(Self.texts.randomElement(using: &rng)!)
-        case .integer(let lo, let hi): return .integer(Int64.random(in: lo...min(hi, lo + 500), using: &rng))
-        case .real: return .real([0.1, -2.5, 1e-7, 12.0, 3.141592653589793, 1e20].randomElement(using: &rng)!)
-        case .bool: return .integer(Int64.random(in: 0...1, using: &rng))
-        case .date:
-            return .text(ISODate("2015-01-01")!.adding(days: Int.random(in: 0..<3650, using: &rng)).description)
-        case .choice(let words): return .text(words.randomElement(using: &rng)!)
-        case .set(let words):
-            let chosen = words.filter { _ in Bool.random(using: &rng) }.sorted()
-            return chosen.isEmpty ? .null : .text(chosen.joined(separator: ","))
-        case .reference(let target):
-            return try r.records(target).randomElement(using: &rng).map { .text($0.id) }
-        case .period: return .text(["2024", "2024-03", "2023-Q4"].randomElement(using: &rng)!)
-        case .orgNumber: return .text(["556036-0793", "212000-0142"].randomElement(using: &rng)!)
-        }
-    }
-}
-
-/// A small seeded generator for reproducible tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

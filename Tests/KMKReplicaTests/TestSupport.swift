@@ -1,33 +1,8 @@
 import Foundation
 import KMKModel
 import KMKReplica
+import KMKTestSupport
 import Testing
-
-/// A fresh temporary directory, removed when the value is deinitialised.
-final class TempDir {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("kmk-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
-
-/// A wall clock the test moves by hand.
-final class ManualClock: @unchecked Sendable {
-    // Only touched from the test's own thread; @unchecked because the closure type must be Sendable.
-    var millis: UInt64
-
-    init(_ iso: String = "2026-03-01T09:00:00Z") { millis = HLC.parseTime(iso)! }
-
-    var clock: Replica.WallClock { { [unowned self] in self.millis } }
-
-    func advance(seconds: Double) { millis = UInt64(Int64(millis) + Int64(seconds * 1000)) }
-}
 
 /// Runs the system `sqlite3` shell on a file with one SQL script; returns (exit status, stderr).
 @discardableResult
