@@ -65,7 +65,16 @@ extension Replica {
     public func nextPushBatch(maxCount: Int, maxBytes: Int) throws -> (batch: PushBatch, upTo: Int64)? {
         let state = try remoteState()
         if let inflight = state.inflight {
-            let changes = try self.changes(after: state.pushedSeq, limit: maxCount).filter { $0.seq <= inflight.seq }
+            // The same range as sent (never cut by a smaller count, or the ack would skip changes);
+            // overwritten registers left it for a later batch, so it holds at most what was sent.
+            var changes: [(seq: Int64, change: Change)] = []
+            var after = state.pushedSeq
+            while true {
+                let page = try self.changes(after: after, limit: 10_000).filter { $0.seq <= inflight.seq }
+                guard let last = page.last else { break }
+                changes += page
+                after = last.seq
+            }
             return (PushBatch(replica: replicaID, batch: inflight.batch, schema: schema.version, changes: changes.map(\.change)),
                     inflight.seq)
         }

@@ -31,10 +31,17 @@ struct DemoCommand: AsyncParsableCommand {
         logger.logLevel = .critical
         let config = { var c = HubConfiguration(databasePath: path("hub.db")); c.port = 0; return c }()
         let (addresses, continuation) = AsyncStream.makeStream(of: String.self)
-        let server = Task { try await HubServer.run(config, logger: logger) { continuation.yield($0) } }
+        let server = Task {
+            defer { continuation.finish() }
+            try await HubServer.run(config, logger: logger) { continuation.yield($0) }
+        }
         defer { server.cancel() }
         var iterator = addresses.makeAsyncIterator()
-        guard let url = await iterator.next() else { throw CLIFailure(message: "the demo hub did not start", code: Exit.software) }
+        guard let url = await iterator.next() else {
+            var reason = "no reason given"
+            if case .failure(let error) = await server.result { reason = Exit.classify(error)?.message ?? "\(error)" }
+            throw CLIFailure(message: "the demo hub did not start: \(reason)", code: Exit.software)
+        }
         say("   listening on \(url)")
         let store = try HubStore.open(at: path("hub.db"))
         func token(_ scope: HubScope) throws -> String { try store.createToken(scope: scope, label: "demo").token }
@@ -89,7 +96,7 @@ struct DemoCommand: AsyncParsableCommand {
         for o in offices + [anna] {
             let r = try await engine(o).sync()
             say("   \(o.name.padding(toLength: 11, withPad: " ", startingAt: 0)) pushed \(r.push.changes), pulled \(r.pull.changes)"
-                + (r.pull.conflicts > 0 ? ", \(r.pull.conflicts) conflicts recorded" : ""))
+                + (r.pull.conflicts > 0 ? ", \(r.pull.conflicts) conflict\(r.pull.conflicts == 1 ? "" : "s") recorded" : ""))
         }
 
         say("5. Result")
@@ -115,7 +122,7 @@ struct DemoCommand: AsyncParsableCommand {
         for row in try store.summary(scope: .styrgrupp) where row.municipality != "national" {
             let name = Municipality.byCode[row.municipality]?.name ?? row.municipality
             say("     \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(row.records["venue"] ?? 0) venues, "
-                + "\(row.records["training"] ?? 0) trainings, \(row.records["round"] ?? 0) rounds, \(row.replicas) replicas")
+                + "\(row.records["training"] ?? 0) trainings, \(row.records["round"] ?? 0) rounds, \(row.replicas) replica\(row.replicas == 1 ? "" : "s")")
         }
         for o in offices { o.replica.close() }
         store.close()

@@ -106,7 +106,7 @@ struct PushCommand: AsyncParsableCommand {
         let engine = try hub.engine(replica)
         let s = try await withSyncRun(replica, kinds: ["push"]) {
             let s = try await engine.push()
-            return (s, "\(s.changes) changes in \(s.batches) batches")
+            return (s, "\(s.changes) changes in \(s.batches) batch\(s.batches == 1 ? "" : "es")")
         }
         hub.finishProgress()
         hub.say(s.batches == 0 ? "nothing to push" : "pushed \(s.changes) changes in \(s.batches) batch\(s.batches == 1 ? "" : "es") (\(s.applied) new on the hub)")
@@ -125,7 +125,7 @@ struct PullCommand: AsyncParsableCommand {
         let engine = try hub.engine(replica)
         let s = try await withSyncRun(replica, kinds: ["pull"]) {
             let s = try await engine.pull()
-            return (s, "\(s.changes) changes in \(s.pages) pages")
+            return (s, "\(s.changes) changes in \(s.pages) page\(s.pages == 1 ? "" : "s")")
         }
         hub.finishProgress()
         hub.say(pullLine(s))
@@ -133,7 +133,7 @@ struct PullCommand: AsyncParsableCommand {
 }
 
 func pullLine(_ s: SyncEngine.PullSummary) -> String {
-    var line = "pulled \(s.changes) changes in \(s.pages) pages (\(s.applied) applied"
+    var line = "pulled \(s.changes) changes in \(s.pages) page\(s.pages == 1 ? "" : "s") (\(s.applied) applied"
     if s.conflicts > 0 { line += ", \(s.conflicts) conflicts: see kmk-sync conflicts" }
     line += ")"
     if s.restarted { line += "; the hub was restored from a backup, so everything was pulled and pushed again" }
