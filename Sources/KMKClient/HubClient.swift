@@ -55,8 +55,9 @@ public final class HubClient: Sendable {
         }
     }
 
-    public func pull(cursor: String?, limit: Int?) async throws -> PullPage {
+    public func pull(cursor: String?, limit: Int?, nationalOnly: Bool = false) async throws -> PullPage {
         var query = [URLQueryItem(name: "schema", value: String(schemaVersion))]
+        if nationalOnly { query.append(URLQueryItem(name: "only", value: "national")) }
         if let cursor { query.append(URLQueryItem(name: "cursor", value: cursor)) }
         if let limit { query.append(URLQueryItem(name: "limit", value: String(limit))) }
         let json = try await send("GET", "/v1/changes", query: query)
@@ -76,10 +77,26 @@ public final class HubClient: Sendable {
         return (sum, count)
     }
 
+    /// The JSON text of a GET (e.g. a report), with the same retries and errors as the protocol calls.
+    public func getText(_ path: String, query: [URLQueryItem] = []) async throws -> String {
+        try await sendText("GET", path, query: query, attempts: nil)
+    }
+
     /// Sends one request, retrying connection errors and 5xx; returns the parsed JSON body of a
     /// 200, throws ``WireError`` for a 4xx with an error body.
     func send(_ method: String, _ path: String, query: [URLQueryItem] = [], body: [UInt8]? = nil,
               attempts: Int? = nil) async throws -> JSONValue {
+        let text = try await sendText(method, path, query: query, body: body, attempts: attempts)
+        do {
+            return try JSONValue.parse(text)
+        } catch {
+            throw ClientError(.protocolError, "\(baseURL) answered \(method) \(path) with a body that is not JSON (\(error))")
+        }
+    }
+
+    /// Sends one request, retrying connection errors and 5xx; returns the text body of a 200.
+    func sendText(_ method: String, _ path: String, query: [URLQueryItem] = [], body: [UInt8]? = nil,
+                  attempts: Int? = nil) async throws -> String {
         var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty {
             components.queryItems = query
@@ -128,11 +145,7 @@ public final class HubClient: Sendable {
                 throw ClientError(.protocolError, "\(baseURL) answered \(method) \(path) with HTTP \(http.statusCode) and no "
                     + "kmk-sync error body: is the URL a kmk-sync hub?")
             }
-            do {
-                return try JSONValue.parse(text)
-            } catch {
-                throw ClientError(.protocolError, "\(baseURL) answered \(method) \(path) with a body that is not JSON (\(error))")
-            }
+            return text
         }
         throw ClientError(.unavailable, "the hub at \(baseURL) is unavailable after \(total) attempt\(total == 1 ? "" : "s") "
             + "(\(lastProblem)); nothing was lost: the changes stay pending. Try again later")

@@ -125,7 +125,7 @@ public struct SyncEngine {
         while more {
             let page: PullPage
             do {
-                page = try await client.pull(cursor: cursor, limit: pageLimit)
+                page = try await client.pull(cursor: cursor, limit: pageLimit, nationalOnly: replica.municipality.isNational)
             } catch let e as WireError where e.code == "stale_cursor" && !summary.restarted {
                 try replica.restartPull()
                 let state = try replica.remoteState()

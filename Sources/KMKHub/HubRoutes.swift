@@ -8,7 +8,9 @@ import NIOCore
 
 /// The hub's endpoints (SPEC.md §11.3).
 struct HubRoutes {
-    static let known: Set<String> = ["/v1/health", "/metrics", "/v1/push", "/v1/changes", "/v1/checksum", "/v1/summary"]
+    static let known: Set<String> = ["/v1/health", "/metrics", "/v1/push", "/v1/changes", "/v1/checksum", "/v1/summary",
+                                     "/v1/reports/national", "/v1/reports/municipality/{code}", "/", "/login", "/logout",
+                                     "/municipality/{code}"]
 
     let service: HubService
     let metrics: HubMetrics
@@ -23,6 +25,11 @@ struct HubRoutes {
         router.get("/v1/changes") { request, _ in try await pull(request) }
         router.get("/v1/checksum") { request, _ in try await checksum(request) }
         router.get("/v1/summary") { request, _ in try await summary(request) }
+        router.get("/v1/reports/national") { request, _ in try await nationalReport(request) }
+        router.get("/v1/reports/municipality/:code") { request, context in
+            try await municipalityReport(request, code: context.parameters.get("code") ?? "")
+        }
+        registerDashboard(on: router)
     }
 
     func json(_ text: String, _ request: Request) -> Response {
@@ -116,7 +123,13 @@ struct HubRoutes {
             limit = min(n, configuration.pageLimit)
         }
         let cursor = query["cursor"].map { String($0).removingPercentEncoding ?? String($0) }
-        switch try await service.pull(cursor: cursor, scope: scope, limit: limit) {
+        let nationalOnly: Bool
+        switch query["only"].map(String.init) {
+        case nil: nationalOnly = false
+        case "national"?: nationalOnly = true
+        case let other?: throw HubError.badRequest("only=\(other) is not known; only=national pulls national reference data alone")
+        }
+        switch try await service.pull(cursor: cursor, scope: scope, limit: limit, nationalOnly: nationalOnly) {
         case .page(let page): return json(page.json(), request)
         case .stale(let why):
             throw HubError(410, "stale_cursor", why + "; pull again from the start (no cursor) and push everything again")
@@ -127,10 +140,10 @@ struct HubRoutes {
         let scope = try await scope(request)
         let query = request.uri.queryParameters
         try checkSchema(query["schema"].flatMap { Int($0) })
-        guard let code = query["municipality"].map(String.init), Municipality.byCode[code] != nil else {
-            throw HubError.badRequest("name the municipality by its kommunkod: ?municipality=0484")
+        guard let code = query["municipality"].map(String.init), Municipality.byCode[code] != nil || code == "national" else {
+            throw HubError.badRequest("name the municipality by its kommunkod (?municipality=0484), or ?municipality=national for national reference data")
         }
-        guard scope.mayRead(municipality: code) else {
+        guard scope.mayRead(municipality: code == "national" ? nil : code) else {
             throw HubError.forbidden("this token is for \(scope) and may not read municipality \(code)")
         }
         let (sum, count) = try await service.checksum(municipality: code)

@@ -31,8 +31,8 @@ actor HubService {
         return outcome
     }
 
-    func pull(cursor: String?, scope: HubScope, limit: Int) throws -> HubStore.PullOutcome {
-        let outcome = try store.pull(cursor: cursor, scope: scope, limit: limit)
+    func pull(cursor: String?, scope: HubScope, limit: Int, nationalOnly: Bool) throws -> HubStore.PullOutcome {
+        let outcome = try store.pull(cursor: cursor, scope: scope, limit: limit, nationalOnly: nationalOnly)
         pullReplies += 1
         if case .exitBeforePullReply(let n)? = fault, n == pullReplies { HubService.die("before pull reply \(n)") }
         return outcome
@@ -45,6 +45,14 @@ actor HubService {
     func summary(scope: HubScope) throws -> [HubSummaryRow] { try store.summary(scope: scope) }
 
     func counts() throws -> (registers: Int, seq: Int64) { try store.counts() }
+
+    func nationalReport(asOf: ISODate) throws -> (national: NationalReport, municipalities: [MunicipalityReport]) {
+        try store.nationalReport(asOf: asOf)
+    }
+
+    func municipalityReport(_ code: String, asOf: ISODate) throws -> MunicipalityReport? {
+        try store.municipalityReport(code, asOf: asOf)
+    }
 
     func close() { store.close() }
 

@@ -10,8 +10,9 @@ extension HubStore {
     }
 
     /// The changes after `cursor` (nil: from the start) that `scope` may read, in hub order, at
-    /// most `limit`.
-    public func pull(cursor text: String?, scope: HubScope, limit: Int) throws -> PullOutcome {
+    /// most `limit`. With `nationalOnly`, only national reference data (the styrgrupp's national
+    /// replica pulls so).
+    public func pull(cursor text: String?, scope: HubScope, limit: Int, nationalOnly: Bool = false) throws -> PullOutcome {
         var after: Int64 = 0
         if let text, !text.isEmpty {
             guard let cursor = HubCursor(text: text) else { return .stale("the cursor is not one this hub issued") }
@@ -29,6 +30,11 @@ extension HubStore {
         let limit = max(1, limit)
         let rows: [(Int64, Change?)]
         switch scope {
+        case _ where nationalOnly:
+            rows = try db.cached("""
+                SELECT seq, tbl, pk, col, muni, val, hlc, site, base FROM hub_register
+                WHERE seq > ? AND muni IS NULL ORDER BY seq LIMIT ?
+                """).rows([.integer(after), .integer(Int64(limit + 1))]) { self.registerRow($0) }
         case .styrgrupp:
             rows = try db.cached("""
                 SELECT seq, tbl, pk, col, muni, val, hlc, site, base FROM hub_register WHERE seq > ? ORDER BY seq LIMIT ?
@@ -65,10 +71,12 @@ extension HubStore {
 
     /// The checksum of one municipality's records as the hub holds them (see ``ChangeSetChecksum``),
     /// and how many registers it covers.
+    /// `national` names the national reference data.
     public func checksum(municipality: String) throws -> (checksum: String, count: Int) {
-        let changes = try db.cached("""
-            SELECT 0, tbl, pk, col, muni, val, hlc, site, base FROM hub_register WHERE muni = ?
-            """).rows([.text(municipality)]) { self.registerRow($0) }.compactMap(\.1)
+        let select = "SELECT 0, tbl, pk, col, muni, val, hlc, site, base FROM hub_register WHERE "
+        let changes = municipality == "national"
+            ? try db.cached(select + "muni IS NULL").rows { self.registerRow($0) }.compactMap(\.1)
+            : try db.cached(select + "muni = ?").rows([.text(municipality)]) { self.registerRow($0) }.compactMap(\.1)
         return (ChangeSetChecksum.hex(changes, schema: schema), changes.count)
     }
 

@@ -5,7 +5,7 @@ extension Replica {
     /// referenced records exist.
     @discardableResult
     public func insert(_ entityName: String, id: String? = nil, fields: [String: Value]) throws -> String {
-        let e = try entity(entityName)
+        let e = try entityForWriting(entityName)
         let id = try newID(e, requested: id)
         let checked = try checkFields(e, fields, creating: true)
         return try write {
@@ -21,7 +21,7 @@ extension Replica {
 
     /// Changes fields of an existing record.
     public func update(_ entityName: String, id: String, fields: [String: Value]) throws {
-        let e = try entity(entityName)
+        let e = try entityForWriting(entityName)
         let checked = try checkFields(e, fields, creating: false)
         try write {
             try requireAlive(e, id)
@@ -33,7 +33,7 @@ extension Replica {
     /// Returns whether it was created.
     @discardableResult
     public func set(_ entityName: String, id: String, fields: [String: Value]) throws -> Bool {
-        let e = try entity(entityName)
+        let e = try entityForWriting(entityName)
         guard try lifecycle(e, id.lowercased()).map({ $0 % 2 == 1 }) == true else {
             _ = try insert(entityName, id: id, fields: fields)
             return true
@@ -45,7 +45,7 @@ extension Replica {
     /// Deletes a record. Its synced fields are kept in the change log so that ``restore(_:id:)``
     /// can bring it back; local-only fields are gone with the row.
     public func delete(_ entityName: String, id: String) throws {
-        let e = try entity(entityName)
+        let e = try entityForWriting(entityName)
         try write {
             try requireAlive(e, id)
             try db.cached("DELETE FROM \(e.name) WHERE id = ?").run([.text(id)])
@@ -55,7 +55,7 @@ extension Replica {
     /// Brings back a deleted record with its last synced field values. Re-creating is an explicit
     /// act: a delete is never undone by a concurrent update.
     public func restore(_ entityName: String, id: String) throws {
-        let e = try entity(entityName)
+        let e = try entityForWriting(entityName)
         try write {
             guard let state = try lifecycle(e, id) else { throw notFound(e, id) }
             guard state % 2 == 0 else { throw ReplicaError(.invalidData, "\(e.name) \(id) is not deleted; nothing to restore") }

@@ -145,7 +145,8 @@ extension Replica {
         }
     }
 
-    /// The checksum of this municipality's records as this replica holds them; equal to the
+    /// The checksum of this municipality's records (for the national replica: of the national
+    /// reference data) as this replica holds them; equal to the
     /// hub's when both hold the same writes (see ``ChangeSetChecksum``).
     public func checksum() throws -> (checksum: String, count: Int) {
         var changes: [Change] = []
@@ -154,7 +155,8 @@ extension Replica {
             let page = try self.changes(after: after, limit: 10_000)
             guard let last = page.last else { break }
             after = last.seq
-            changes += page.lazy.map(\.change).filter { $0.municipality != nil }
+            let national = municipality.isNational
+            changes += page.lazy.map(\.change).filter { ($0.municipality == nil) == national }
         }
         return (ChangeSetChecksum.hex(changes, schema: schema), changes.count)
     }

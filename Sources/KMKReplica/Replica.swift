@@ -39,7 +39,7 @@ public final class Replica {
         self.now = now
         let meta = try Replica.readMeta(db)
         guard let id = meta["replica_id"]?.text, let code = meta["municipality"]?.text,
-              let municipality = Municipality.byCode[code] else {
+              let municipality = Municipality.forReplica(code: code) else {
             throw ReplicaError(.badFile, "\(path) lacks its replica metadata (kmk_meta); it is damaged: restore it from a backup")
         }
         self.replicaID = id
@@ -90,7 +90,9 @@ public final class Replica {
             throw error
         }
         let replica = try Replica(path: path, db: db, schema: schema, now: now)
-        _ = try replica.insert(EntitySpec.municipality.name, id: municipality.code, fields: ["name": .text(municipality.name)])
+        if !municipality.isNational {
+            _ = try replica.insert(EntitySpec.municipality.name, id: municipality.code, fields: ["name": .text(municipality.name)])
+        }
         return replica
     }
 
@@ -170,6 +172,22 @@ public final class Replica {
     public func setMeta(_ key: String, _ value: Value) throws {
         try db.cached("INSERT INTO kmk_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .run([.text(key), value])
+    }
+
+    /// The entity with this name, if this replica may write it: a municipality's replica writes
+    /// its municipal entities, the styrgrupp's national replica only national reference data.
+    func entityForWriting(_ name: String) throws -> EntitySpec {
+        let e = try entity(name)
+        switch (e.scope, municipality.isNational) {
+        case (.national, false):
+            throw ReplicaError(.invalidData, "\(e.name) is national reference data, owned by the styrgrupp: it arrives by pull and is "
+                + "read-only here. The styrgrupp edits it in its national replica (kmk-sync init FILE --national)")
+        case (.municipal, true):
+            throw ReplicaError(.invalidData, "this is the styrgrupp's national replica: it holds national reference data only "
+                + "(criteria_set, criterion), not \(e.name). Enter municipal data in that municipality's replica")
+        default:
+            return e
+        }
     }
 
     /// The entity with this name, or an error listing the known ones.

@@ -32,3 +32,5 @@ enum IndicatorTag: EntityTag { static var spec: EntitySpec { .indicator } }
 enum MappingTag: EntityTag { static var spec: EntitySpec { .mapping } }
 enum PoliceContactTag: EntityTag { static var spec: EntitySpec { .policeContact } }
 enum MunicipalityTag: EntityTag { static var spec: EntitySpec { .municipality } }
+enum CriteriaSetTag: EntityTag { static var spec: EntitySpec { .criteriaSet } }
+enum CriterionTag: EntityTag { static var spec: EntitySpec { .criterion } }

@@ -14,10 +14,19 @@ struct InitCommand: ParsableCommand {
     var path: String
 
     @Option(help: "The municipality: its kommunkod (0484) or name (Eskilstuna).")
-    var municipality: String
+    var municipality: String?
+
+    @Flag(help: "Create the styrgrupp's national replica, which holds and edits national reference data (the criteria) only.")
+    var national = false
+
+    func validate() throws {
+        guard (municipality == nil) != !national else {
+            throw ValidationError("give either --municipality CODE or --national")
+        }
+    }
 
     func run() throws {
-        let m = try Municipality.find(municipality)
+        let m = try municipality.map { try Municipality.find($0) } ?? .national
         let replica = try Replica.create(at: path, municipality: m, now: try Environment.wallClock())
         say("created replica \(replica.replicaID) for \(m) at \(path)")
         replica.close()

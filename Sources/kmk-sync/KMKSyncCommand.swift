@@ -15,11 +15,11 @@ struct KMKSyncCommand: AsyncParsableCommand {
             RoundGroup.self, EntityGroup<ActionTag>.self, EntityGroup<AgreementTag>.self, EntityGroup<DrugTestTag>.self,
             EntityGroup<MeetingTag>.self, EntityGroup<MeetingVenueTag>.self, EntityGroup<CampaignTag>.self,
             EntityGroup<IndicatorTag>.self, EntityGroup<MappingTag>.self, EntityGroup<PoliceContactTag>.self,
-            EntityGroup<MunicipalityTag>.self,
+            EntityGroup<MunicipalityTag>.self, EntityGroup<CriteriaSetTag>.self, EntityGroup<CriterionTag>.self, CriteriaGroup.self,
             SetCommand.self, DeleteCommand.self, ExportCommand.self, ImportCommand.self, LogCommand.self,
             SchemaCommand.self, ConflictsCommand.self, BundleGroup.self,
             RemoteGroup.self, PushCommand.self, PullCommand.self, SyncCommand.self, StatusCommand.self, HubGroup.self,
-            DemoCommand.self,
+            ReportGroup.self, DemoCommand.self,
         ]
     )
 

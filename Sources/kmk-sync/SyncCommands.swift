@@ -189,7 +189,7 @@ struct StatusCommand: AsyncParsableCommand {
                 hubID = try await client.health(attempts: 1).hub
                 reachable = true
                 if token != nil {
-                    hubSum = try await client.checksum(municipality: replica.municipality.code).checksum
+                    hubSum = try await client.checksum(municipality: replica.municipality.isNational ? "national" : replica.municipality.code).checksum
                 } else {
                     problem = "no token, so the checksum was not compared"
                 }

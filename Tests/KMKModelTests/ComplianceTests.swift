@@ -215,6 +215,10 @@ struct ComplianceTests {
         #expect(national.totals.trainingsThisYear == 1)  // Helsingborg 2024-03-05
         #expect(national.trend.count == 2024 - 2004 + 1)
         #expect(national.trend.last?.memberVenues == 30)
+        // Members by their joining dates: Kalmar 2004, Karlstad 2006, Helsingborg 2007, Eskilstuna 2016.
+        #expect(national.trend.map(\.memberVenues)[0...3] == [5, 5, 13, 23])
+        #expect(national.trend.first { $0.year == 2015 }?.memberVenues == 23)
+        #expect(national.trend.first { $0.year == 2016 }?.memberVenues == 30)
         let json = ComplianceJSON.encode(national)
         #expect(try ComplianceJSON.decode(NationalReport.self, from: json) == national)
         #expect(json.contains("\"member_venues\":30"))

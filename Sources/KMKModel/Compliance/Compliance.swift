@@ -39,9 +39,10 @@ public enum Compliance {
         for venue in index.venues {
             let results = criteria.criteria(.venue).map { judge.result($0, venue: venue) }
             let membership = venue["membership"].text ?? ""
-            let green = results.allSatisfy { !$0.mandatory || $0.outcome == .met }
-            let status: VenueStatus = membership != "member" ? .notTakingPart : green ? .green : .orange
-            figures.countVenue(member: membership == "member", green: green)
+            let member = judge.isMember(venue)
+            let green = member && results.allSatisfy { !$0.mandatory || $0.outcome == .met }
+            let status: VenueStatus = !member ? .notTakingPart : green ? .green : .orange
+            figures.countVenue(member: member, green: green)
             venues.append(VenueReport(id: venue.id, name: venue["name"].text ?? venue.id, membership: membership,
                                       status: status, results: results))
         }

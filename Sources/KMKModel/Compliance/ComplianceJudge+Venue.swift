@@ -5,10 +5,12 @@ extension ComplianceJudge {
         switch c.rule {
         case "membership":
             let m = venue["membership"].text ?? "not recorded"
-            if m == "member", let joined = venue.date("joined_on"), joined > asOf {
-                return (.notMet, "joined \(joined), after \(asOf)")
+            if isMember(venue) {
+                return (.met, "member" + (venue.date("joined_on").map { " since \($0)" } ?? "")
+                    + (m == "left" ? " (left \(venue["left_on"].text ?? "?"))" : ""))
             }
-            return m == "member" ? (.met, "member" + (venue.date("joined_on").map { " since \($0)" } ?? "")) : (.notMet, "membership: \(m)")
+            if let joined = venue.date("joined_on"), joined > asOf { return (.notMet, "joined \(joined), after \(asOf)") }
+            return (.notMet, "membership: \(m)" + (venue["left_on"].text.map { " since \($0)" } ?? ""))
         case "agreement_valid": return agreement(venue)
         case "fields_true": return fieldsTrue(venue, p.strings("fields"))
         case "date_within":

@@ -25,6 +25,18 @@ struct ComplianceJudge {
         }
     }
 
+    /// Whether the venue was a member on the report date: a member that had joined by then
+    /// (or whose joining date is not recorded), or one that has left since.
+    func isMember(_ venue: Record) -> Bool {
+        switch venue["membership"].text {
+        case "member": return venue.date("joined_on").map { $0 <= asOf } ?? true
+        case "left":
+            guard let left = venue.date("left_on"), left > asOf else { return false }
+            return venue.date("joined_on").map { $0 <= asOf } ?? false
+        default: return false
+        }
+    }
+
     func result(_ c: Criterion, venue: Record) -> CriterionResult {
         let (outcome, reason) = judgeVenue(c, venue)
         return CriterionResult(code: c.code, text: c.textEN, mandatory: c.mandatory, outcome: outcome, reason: reason)

@@ -34,7 +34,7 @@ public struct CriteriaReference: Codable, Hashable, Sendable {
 
 /// A municipality's figures on the report date.
 public struct MunicipalityFigures: Codable, Hashable, Sendable {
-    /// Venues whose membership is `member`.
+    /// Venues that were members on the report date (joined by then, not yet left).
     public var memberVenues = 0
     /// Member venues that are green.
     public var compliantVenues = 0
