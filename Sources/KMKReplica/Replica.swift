@@ -271,7 +271,10 @@ public final class Replica {
 
     /// Runs a local write: `body` changes domain tables with plain SQL, the triggers capture it,
     /// and the captured changes are stamped in the same transaction.
+    /// Inside another write (see ``Replica/criteriaVersion(from:validFrom:name:)``) it joins that
+    /// transaction, which stamps and commits.
     func write<T>(_ body: () throws -> T) throws -> T {
+        if db.inTransaction { return try body() }
         do {
             return try db.transaction {
                 let result = try body()

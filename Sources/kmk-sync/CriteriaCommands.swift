@@ -12,7 +12,7 @@ struct CriteriaGroup: ParsableCommand {
             (kmk-sync init FILE --national) with the criteria-set and criterion commands, and pushes with its \
             styrgrupp token; every municipality's replica receives them read-only by pull.
             """,
-        subcommands: [CriteriaShow.self, CriteriaPublishDefault.self]
+        subcommands: [CriteriaShow.self, CriteriaPublishDefault.self, CriteriaNewVersion.self]
     )
 }
 
@@ -57,12 +57,35 @@ struct CriteriaPublishDefault: ParsableCommand {
                 + "\(replica.municipality)'s replica receives them by pull")
         }
         let set = CriteriaSet.kmkDefault
-        if try replica.record(EntitySpec.criteriaSet.name, id: set.id) != nil {
+        guard try replica.publishDefaultCriteria() else {
             say("the default set \(set.id) is already in this replica; edit it with kmk-sync criterion update, then push")
             return
         }
-        try replica.insert(EntitySpec.criteriaSet.name, id: set.id, fields: set.fields)
-        for c in set.criteria { try replica.insert(EntitySpec.criterion.name, id: c.id, fields: c.fields(setID: set.id)) }
         say("wrote \(set.name) version \(set.version) with \(set.criteria.count) criteria (set \(set.id)); push it with kmk-sync push")
+    }
+}
+
+struct CriteriaNewVersion: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "new-version",
+        abstract: "Copy a criteria set into a new version valid from a date, and close the old one the day before.",
+        discussion: "Reports for dates before --valid-from keep the old criteria; edit the copy's criteria, then push."
+    )
+    @OptionGroup var options: ReplicaOptions
+    @Option(help: ArgumentHelp("The set to copy.", valueName: "set-id")) var from: String
+    @Option(help: ArgumentHelp("First day of the new version.", valueName: "YYYY-MM-DD")) var validFrom: String
+    @Option(help: "Name of the new version (default: the old name).") var name: String?
+
+    func run() throws {
+        let replica = try options.open()
+        guard replica.municipality.isNational else {
+            throw CLIFailure.usage("criteria are written only in the styrgrupp's national replica (kmk-sync init FILE --national)")
+        }
+        guard let day = ISODate(validFrom) else { throw CLIFailure.usage("--valid-from '\(validFrom)' is not a date; use YYYY-MM-DD") }
+        let (old, copy) = try replica.newCriteriaVersion(from: from, validFrom: day, name: name)
+        let version = copy.version
+        say("created \(copy.name) version \(version) (set \(copy.id)) valid from \(day) with \(copy.criteria.count) criteria; "
+            + "\(old.name) version \(old.version) now ends \(day.adding(days: -1)). Edit the new criteria, then push")
+        for c in copy.criteria { say("  \(c.id)  \(c.code)") }
     }
 }

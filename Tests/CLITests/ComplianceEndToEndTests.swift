@@ -82,6 +82,22 @@ struct ComplianceEndToEndTests {
         let after = try Self.localReport(cli, esk, asOf: "2016-12-31")
         #expect(training(after)?.outcome == .met, "\(String(describing: training(after)))")
         #expect(training(after)?.reason.contains("10 of 16 staff trained (63%)") == true)
+        // A new version from 2017 with a stricter threshold: 2016 stays judged by version 1.
+        let v2 = try cli.run("criteria", "new-version", "--from", CriteriaSet.kmkDefault.id, "--valid-from", "2017-01-01",
+                             "--name", "KMK-kriterier 2017", "--replica", national)
+        #expect(v2.status == 0, "\(v2.stderr)")
+        let newTraining = try #require(v2.stdout.split(separator: "\n").first { $0.hasSuffix("venue.training") }?
+            .split(separator: " ").first.map(String.init))
+        #expect(try cli.run("criterion", "update", newTraining, "params={\"months\":36,\"staff_share\":0.9}", "--replica", national).status == 0)
+        #expect(try cli.run("sync", "--replica", national).status == 0)
+        #expect(try cli.run("sync", "--replica", esk).status == 0)
+        let old = try Self.localReport(cli, esk, asOf: "2016-12-31")
+        let new = try Self.localReport(cli, esk, asOf: "2017-06-01")
+        #expect(old.criteria.version == 1 && new.criteria.version == 2 && new.criteria.name == "KMK-kriterier 2017")
+        #expect(training(old)?.outcome == .met)
+        #expect(training(new)?.outcome == .notMet)
+        #expect(training(new)?.reason.contains("10 of 16 staff trained (63%, needs 90%)") == true, "\(String(describing: training(new)))")
+
         // The national replica holds national data only, in step with the hub.
         #expect(try cli.status(national)["in_step"] as? Bool == true)
         let nationalExport = try cli.run("export", "--replica", national).stdout
