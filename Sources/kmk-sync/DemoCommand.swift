@@ -119,11 +119,34 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
         say("   national summary (as GET /v1/summary gives it to the styrgrupp):")
-        for row in try store.summary(scope: .styrgrupp) where row.municipality != "national" {
+        for row in try store.summary(scope: .styrgrupp) where Municipality.byCode[row.municipality] != nil {
             let name = Municipality.byCode[row.municipality]?.name ?? row.municipality
             say("     \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(row.records["venue"] ?? 0) venues, "
                 + "\(row.records["training"] ?? 0) trainings, \(row.records["round"] ?? 0) rounds, \(row.replicas) replica\(row.replicas == 1 ? "" : "s")")
         }
+
+        say("6. Compliance: the styrgrupp publishes the KMK criteria as data; every replica pulls them.")
+        let styrgrupp = try Replica.create(at: path("styrgrupp.kmk"), municipality: .national)
+        try styrgrupp.setRemote(url: url)
+        _ = try styrgrupp.publishDefaultCriteria()
+        let published = try await SyncEngine(replica: styrgrupp, client: try HubClient(url: url, token: try token(.styrgrupp))).sync()
+        say("   styrgrupp pushed \(published.push.changes) changes (\(CriteriaSet.kmkDefault.criteria.count) criteria)")
+        for o in offices { _ = try await engine(o).pull() }
+        let asOf = ISODate("2016-12-31")!
+        let (national, reports) = try store.nationalReport(asOf: asOf)
+        say("   national report on \(asOf) (GET /v1/reports/national, styrgrupp only; the dashboard is GET /):")
+        for line in national.municipalities {
+            let f = line.figures
+            say("     \(line.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(f.memberVenues) members, \(f.compliantVenues) green, "
+                + "\(f.openOverdueActions) overdue actions; municipality criteria \(line.meetsCriteria ? "met" : "not met")")
+        }
+        if let karlstad = reports.first(where: { $0.municipality == "1780" }), let venue = karlstad.venues.first {
+            say("   why \(venue.name) (Karlstad) is \(venue.status.rawValue), as kmk-sync report compliance shows it:")
+            for r in venue.results where r.mandatory && r.outcome != .met { say("     \(r.code): \(r.reason)") }
+        }
+        let own = try offices[3].replica.complianceReport(asOf: asOf)
+        say("   Karlstad's own offline report agrees: \(own.figures == reports.first { $0.municipality == "1780" }?.figures ? "yes" : "NO")")
+        styrgrupp.close()
         for o in offices { o.replica.close() }
         store.close()
         server.cancel()
