@@ -57,6 +57,9 @@ struct DemoTests {
         #expect(r.stdout.contains("kept deleted by Anna, lost 1 by Bo"))
         #expect(!r.stdout.contains("≠ hub"))
         #expect(r.stdout.contains("Helsingborg") && r.stdout.contains("Kalmar") && r.stdout.contains("Karlstad"))
+        #expect(r.stdout.contains("styrgrupp pushed 164 changes (18 criteria)"))
+        #expect(r.stdout.contains("Karlstad     8 members, 0 green"))
+        #expect(r.stdout.contains("Karlstad's own offline report agrees: yes"))
         #expect(FileManager.default.fileExists(atPath: cli.path("kept/anna.kmk")))
         #expect(FileManager.default.fileExists(atPath: cli.path("kept/hub.db")))
         // Without --keep nothing is left behind in the temporary folder.
