@@ -47,6 +47,32 @@ struct ComplianceEndToEndTests {
         return try ComplianceJSON.decode(MunicipalityReport.self, from: r.stdout)
     }
 
+    @Test("report compliance works offline in table, CSV and JSON, and refuses a bad date")
+    func localReportFormats() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let p = cli.path("karlstad.kmk")
+        #expect(try cli.run("init", p, "--municipality", "Karlstad").status == 0)
+        #expect(try cli.run("import", Self.fixtureDir.appendingPathComponent("1780-karlstad.json").path, "--replica", p).status == 0)
+        let table = try cli.run("report", "compliance", "--replica", p, "--as-of", "2018-06-01")
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.contains("Compliance of Karlstad (1780) on 2018-06-01"))
+        #expect(table.stdout.contains("venue.agreement not met: agreement expired 2018-04-30"))
+        #expect(table.stdout.contains("built in: no criteria set from the styrgrupp applies"))
+        let csv = try cli.run("report", "compliance", "--replica", p, "--as-of", "2018-06-01", "--format", "csv")
+        let lines = csv.stdout.components(separatedBy: "\r\n")
+        #expect(lines.first == "municipality,subject,id,name,status,criterion,mandatory,outcome,reason")
+        #expect(lines.contains { $0.hasPrefix("1780,venue,") && $0.contains(",Pub Exempel,orange,venue.agreement,yes,not_met,agreement expired 2018-04-30") })
+        // 8 venues × 10 venue criteria + 8 municipality criteria + the header and the final empty line.
+        #expect(lines.count == 8 * 10 + 8 + 2)
+        let bad = try cli.run("report", "compliance", "--replica", p, "--as-of", "2018-13-01")
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("YYYY-MM-DD"))
+        let municipalCriteria = try cli.run("criteria-set", "add", "name=x", "version=2", "valid_from=2020-01-01", "--replica", p)
+        #expect(municipalCriteria.status == 65)
+        #expect(municipalCriteria.stderr.contains("owned by the styrgrupp"))
+    }
+
     @Test("a criteria change made by the styrgrupp reaches a municipality replica by pull and changes its local report")
     func criteriaChangeReachesReplica() throws {
         let cli = try CLI()
