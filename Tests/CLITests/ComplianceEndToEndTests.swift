@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import KMKModel
 import Testing
 
@@ -200,6 +203,21 @@ struct ComplianceEndToEndTests {
         #expect(anonymous.body.contains("<form method=\"post\" action=\"/login\""))
         let esk = try String(contentsOfFile: cli.path("0484.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try await RawHTTP.send("GET", hub.url + "/?token=\(esk)").status == 403)
+        // The sign-in form sets a cookie and redirects to the national page; a wrong token gets the form again.
+        let session = URLSession(configuration: .ephemeral)
+        var login = URLRequest(url: URL(string: hub.url + "/login")!)
+        login.httpMethod = "POST"
+        login.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        login.httpBody = Data("token=\(styrgrupp)".utf8)
+        let (page, response) = try await session.data(for: login)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: page, as: UTF8.self).contains("Krogar mot knark – national compliance"))
+        let (detail, detailResponse) = try await session.data(from: URL(string: hub.url + "/municipality/1780?as_of=2016-12-31")!)
+        #expect((detailResponse as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: detail, as: UTF8.self).contains("Pub Exempel"))
+        login.httpBody = Data("token=kmk_wrong".utf8)
+        let (_, wrong) = try await URLSession(configuration: .ephemeral).data(for: login)
+        #expect((wrong as? HTTPURLResponse)?.statusCode == 401)
         // Sorting by links: share descending puts the municipality with the highest share first.
         let sorted = try await RawHTTP.send("GET", hub.url + "/?token=\(styrgrupp)&sort=members&order=desc&as_of=2024-06-30")
         #expect(sorted.status == 200)
