@@ -89,6 +89,7 @@ public struct ClockError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         let ahead = (remote.millis - now) / 1000
         return "replica \(origin) sent a change whose clock is \(ahead) s ahead of this machine's clock "
-            + "(at most \(maxDrift / 1000) s allowed); fix the clock on \(origin) or on this machine, then sync again"
+            + "(at most \(maxDrift / 1000) s allowed); fix the clock on \(origin) or on this machine; "
+            + "on \(origin), once its clock is right, kmk-sync clock repair re-stamps its unpushed edits; then sync again"
     }
 }

@@ -18,11 +18,17 @@ enum HubDDL {
         -- Each commit that issued sequence numbers, with its random tag (cursor validation).
         CREATE TABLE hub_commit (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, tag TEXT NOT NULL,
             at INTEGER NOT NULL) STRICT;
-        -- Replicas that pushed: their municipality and the last batch number applied.
+        -- Replicas that pushed: their municipality, the last batch number applied and its digest.
         CREATE TABLE hub_replica (replica TEXT PRIMARY KEY NOT NULL, municipality TEXT NOT NULL,
-            last_batch INTEGER NOT NULL, last_push_at INTEGER NOT NULL, changes INTEGER NOT NULL DEFAULT 0) STRICT;
+            last_batch INTEGER NOT NULL, last_push_at INTEGER NOT NULL, changes INTEGER NOT NULL DEFAULT 0,
+            last_digest TEXT) STRICT;
         -- Tokens: only the SHA-256 of each token is kept.
         CREATE TABLE hub_token (id TEXT PRIMARY KEY NOT NULL, hash TEXT NOT NULL UNIQUE, scope TEXT NOT NULL,
             label TEXT, created_at INTEGER NOT NULL, revoked_at INTEGER) STRICT;
         """
+
+    /// Brings a store made by an earlier kmk-sync of the same schema up to date (idempotent).
+    static let upgrade = [
+        ("hub_replica", "last_digest", "ALTER TABLE hub_replica ADD COLUMN last_digest TEXT"),
+    ]
 }

@@ -69,6 +69,10 @@ public final class HubStore {
             throw ReplicaError(.badFile, "the hub store \(path) is corrupt (\(problems.prefix(3).joined(separator: "; "))); "
                 + "restore it from a backup; replicas will re-push what the backup lacks")
         }
+        for (table, column, sql) in HubDDL.upgrade {
+            let columns = try db.prepare("SELECT name FROM pragma_table_info('\(table)')").rows { $0.text(0) ?? "" }
+            if !columns.contains(column) { try db.execute(sql) }
+        }
         return try HubStore(path: path, db: db, hubID: id, seq: meta["seq"]?.integer ?? 0, schema: schema, now: now)
     }
 
@@ -112,13 +116,19 @@ public final class HubStore {
 
     private func pushInTransaction(_ batch: PushBatch, scope: HubScope, wall: UInt64) throws -> PushOutcome {
         try db.transaction {
-            let known = try db.cached("SELECT municipality, last_batch FROM hub_replica WHERE replica = ?")
-                .first([.text(batch.replica)]) { ($0.text(0) ?? "", $0.int64(1)) }
+            let known = try db.cached("SELECT municipality, last_batch, last_digest FROM hub_replica WHERE replica = ?")
+                .first([.text(batch.replica)]) { ($0.text(0) ?? "", $0.int64(1), $0.text(2)) }
             if let known, known.0 != scope.text {
                 throw ReplicaError(.permission, "replica \(batch.replica) pushes for \(HubScope(text: known.0)?.description ?? known.0), "
                     + "but this token is for \(scope); use that replica's own token")
             }
             let last = known?.1 ?? 0
+            let digest = batch.digest
+            // The last batch again, but other changes: the replica was restored from a backup and
+            // reuses the number. Acknowledging it would lose them; the client renumbers instead.
+            if batch.batch == last, let previous = known?.2, previous != digest {
+                return .gap(expected: last + 1)
+            }
             if batch.batch <= last {
                 return .accepted(PushReply(hub: hubID, schema: schema.version, batch: batch.batch, duplicate: true,
                                            lastBatch: last, applied: 0, ignored: batch.changes.count))
@@ -133,11 +143,12 @@ public final class HubStore {
                 try db.cached("UPDATE hub_meta SET value = ? WHERE key = 'seq'").run([.integer(lastSeq)])
             }
             try db.cached("""
-                INSERT INTO hub_replica (replica, municipality, last_batch, last_push_at, changes) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO hub_replica (replica, municipality, last_batch, last_push_at, changes, last_digest)
+                VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (replica) DO UPDATE SET last_batch = excluded.last_batch, last_push_at = excluded.last_push_at,
-                changes = changes + excluded.changes
+                changes = changes + excluded.changes, last_digest = excluded.last_digest
                 """).run([.text(batch.replica), .text(scope.text), .integer(batch.batch), .integer(Int64(wall)),
-                          .integer(Int64(batch.changes.count))])
+                          .integer(Int64(batch.changes.count)), .text(digest)])
             return .accepted(PushReply(hub: hubID, schema: schema.version, batch: batch.batch, duplicate: false,
                                        lastBatch: batch.batch, applied: applied, ignored: batch.changes.count - applied))
         }

@@ -12,8 +12,12 @@ public struct ApplyResult: Hashable, Sendable {
 }
 
 extension Replica {
-    /// The default maximum drift: a remote clock more than one hour ahead of this machine's is refused.
-    public static let defaultMaxDrift: UInt64 = 3_600_000
+    /// The default maximum drift: a remote clock more than 72 hours ahead of this machine's is refused.
+    ///
+    /// Wide enough that laptops whose clocks are a day off either way (a wrong date, a wrong time
+    /// zone) still sync with each other and the hub; narrow enough that a clock set years ahead
+    /// cannot drag every replica's clock with it (SPEC.md §3).
+    public static let defaultMaxDrift: UInt64 = 72 * 3_600_000
 
     /// Merges a batch of remote changes in one transaction: all or nothing.
     ///

@@ -11,7 +11,7 @@ struct HubGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hub",
         abstract: "Run the national hub and manage its tokens.",
-        subcommands: [HubServe.self, TokenGroup.self]
+        subcommands: [HubServe.self, TokenGroup.self, HubBackup.self]
     )
 }
 

@@ -19,7 +19,7 @@ struct KMKSyncCommand: AsyncParsableCommand {
             SetCommand.self, DeleteCommand.self, ExportCommand.self, ImportCommand.self, LogCommand.self,
             SchemaCommand.self, ConflictsCommand.self, BundleGroup.self,
             RemoteGroup.self, PushCommand.self, PullCommand.self, SyncCommand.self, StatusCommand.self, HubGroup.self,
-            ReportGroup.self, DemoCommand.self,
+            ReportGroup.self, BackupCommand.self, CheckCommand.self, ClockGroup.self, DemoCommand.self,
         ]
     )
 

@@ -148,17 +148,53 @@ struct SyncCommand: AsyncParsableCommand {
     )
     @OptionGroup var options: ReplicaOptions
     @OptionGroup var hub: HubClientOptions
+    @Flag(help: "Print one JSON summary line on standard output (also on failure), for logs; nothing else.") var json = false
 
     func run() async throws {
-        let replica = try options.open()
-        let engine = try hub.engine(replica)
-        let (pushed, pulled) = try await withSyncRun(replica, kinds: ["push", "pull"]) {
-            let r = try await engine.sync()
-            return (r, "pushed \(r.push.changes), pulled \(r.pull.changes)")
+        let started = Date()
+        var replica: Replica?
+        do {
+            let opened = try options.open()
+            replica = opened
+            var hub = hub
+            if json { hub.quiet = true }
+            let engine = try hub.engine(opened)
+            let (pushed, pulled) = try await withSyncRun(opened, kinds: ["push", "pull"]) {
+                let r = try await engine.sync()
+                return (r, "pushed \(r.push.changes), pulled \(r.pull.changes)")
+            }
+            hub.finishProgress()
+            if json {
+                print(SyncCommand.summary(replica: opened, started: started, code: 0, error: nil, push: pushed, pull: pulled))
+                return
+            }
+            hub.say(pushed.batches == 0 ? "nothing to push" : "pushed \(pushed.changes) changes in \(pushed.batches) batch\(pushed.batches == 1 ? "" : "es")")
+            hub.say(pullLine(pulled))
+        } catch {
+            if json {
+                let (message, code) = Exit.classify(error) ?? ("\(error)", Exit.software)
+                print(SyncCommand.summary(replica: replica, started: started, code: code, error: message, push: nil, pull: nil))
+            }
+            throw error
         }
-        hub.finishProgress()
-        hub.say(pushed.batches == 0 ? "nothing to push" : "pushed \(pushed.changes) changes in \(pushed.batches) batch\(pushed.batches == 1 ? "" : "es")")
-        hub.say(pullLine(pulled))
+    }
+
+    /// The `sync --json` line (SPEC.md §10): one JSON object, members sorted.
+    static func summary(replica: Replica?, started: Date, code: Int32, error: String?,
+                        push: SyncEngine.PushSummary?, pull: SyncEngine.PullSummary?) -> String {
+        CanonicalJSON.object([
+            ("at", CanonicalJSON.string(isoTime(UInt64(Date().timeIntervalSince1970 * 1000)))),
+            ("replica", replica.map { CanonicalJSON.string($0.replicaID) } ?? "null"),
+            ("municipality", replica.map { CanonicalJSON.string($0.municipality.code) } ?? "null"),
+            ("ok", code == 0 ? "true" : "false"), ("exit", String(code)),
+            ("error", error.map(CanonicalJSON.string) ?? "null"),
+            ("seconds", String(format: "%.3f", Date().timeIntervalSince(started))),
+            ("pushed", String(push?.changes ?? 0)), ("push_batches", String(push?.batches ?? 0)),
+            ("pulled", String(pull?.changes ?? 0)), ("pull_pages", String(pull?.pages ?? 0)),
+            ("applied", String(pull?.applied ?? 0)), ("conflicts", String(pull?.conflicts ?? 0)),
+            ("hub_restored", (pull?.restarted ?? false) ? "true" : "false"),
+            ("pending", replica.flatMap { try? $0.pendingOutgoing() }.map(String.init) ?? "null"),
+        ])
     }
 }
 

@@ -18,6 +18,18 @@ public struct PushBatch: Hashable, Sendable {
         self.changes = changes
     }
 
+    /// What identifies the batch's content, whatever its number: SHA-256 (hex) over each change's
+    /// entity, id, field, clock and origin, in order. The hub keeps the digest of the last batch it
+    /// applied for each replica, so a replica restored from a backup that sends other changes under
+    /// a number already used is told to renumber (SPEC.md §11.4) instead of being acknowledged.
+    public var digest: String {
+        var h = SHA256()
+        for c in changes {
+            h.update(c.entity + "\u{1F}" + c.id + "\u{1F}" + c.field + "\u{1F}" + c.clock.hex + "\u{1F}" + c.origin + "\n")
+        }
+        return SHA256.hex(h.finalize())
+    }
+
     /// The request body.
     public func json(schema spec: Schema = .current) -> String {
         var out = "{\"replica\":" + CanonicalJSON.string(replica) + ",\"batch\":\(batch),\"schema\":\(schema),\"changes\":["

@@ -1,0 +1,21 @@
+import Foundation
+import KMKModel
+
+extension Replica {
+    /// Writes a consistent copy of this replica to `path` (SPEC.md §10, `kmk-sync backup`). The
+    /// copy is checked: it opens as a replica and holds the same change log. Refuses to overwrite
+    /// a file unless `overwrite`.
+    public func backup(to path: String, overwrite: Bool = false) throws {
+        if FileManager.default.fileExists(atPath: path) {
+            guard overwrite else {
+                throw ReplicaError(.cannotCreate, "\(path) already exists; choose another name, or pass --force to replace it")
+            }
+        }
+        try db.backup(to: path)
+        let copy = try Replica.open(at: path, schema: schema)
+        defer { copy.close() }
+        guard copy.replicaID == replicaID, copy.lastSeq == lastSeq else {
+            throw ReplicaError(.internalError, "the backup at \(path) does not match the replica (sequence \(copy.lastSeq), expected \(lastSeq))")
+        }
+    }
+}
