@@ -13,8 +13,9 @@ struct ClockSkewTests {
         let r = try cli.run("log", "--json", "--limit", "100000", "--replica", replica)
         #expect(r.status == 0, "\(r.stderr)")
         var out: [String: (String, String, String)] = [:]
-        for line in r.stdout.split(separator: "\n") {
-            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+        let entries = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(!entries.isEmpty)
+        for o in entries {
             let key = "\(o["entity"] ?? "")/\(o["id"] ?? "")/\(o["field"] ?? "")"
             out[key] = ("\(o["value"] ?? "null")", "\(o["clock"] ?? "")", "\(o["origin"] ?? "")")
         }
