@@ -24,7 +24,7 @@ struct HubMiddleware<Context: RequestContext>: RouterMiddleware {
         response.headers[.kmkSchema] = String(service.schemaVersion)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let route = HubRoutes.known.contains(request.uri.path) ? request.uri.path : "other"
+        let route = HubRoutes.knownPaths.contains(request.uri.path) ? request.uri.path : "other"
         await metrics.request(method: request.method.rawValue, route: route, status: response.status.code, seconds: seconds)
         context.logger.info("\(request.method.rawValue) \(request.uri.path) \(response.status.code) \(Int(seconds * 1000))ms")
         return response

@@ -6,11 +6,32 @@ import KMKReplica
 import KMKSync
 import NIOCore
 
-/// The hub's endpoints (SPEC.md §11.3).
-struct HubRoutes {
-    static let known: Set<String> = ["/v1/health", "/metrics", "/v1/push", "/v1/changes", "/v1/checksum", "/v1/summary",
-                                     "/v1/reports/national", "/v1/reports/municipality/{code}", "/", "/login", "/logout",
-                                     "/municipality/{code}"]
+/// One route the hub serves: its method and its path as OpenAPI writes it (`{code}` for a parameter).
+package struct HubRoute: Hashable, Sendable, CustomStringConvertible {
+    package let method: String
+    package let path: String
+
+    package init(_ method: String, _ path: String) {
+        self.method = method
+        self.path = path
+    }
+
+    package var description: String { "\(method) \(path)" }
+}
+
+/// The hub's endpoints (SPEC.md §11.3, §12.5).
+package struct HubRoutes {
+    /// Every route the hub registers. Tests check that it equals the router's registrations and
+    /// the routes of `openapi.yaml` at the repository root.
+    package static let known: [HubRoute] = [
+        HubRoute("GET", "/v1/health"), HubRoute("GET", "/metrics"), HubRoute("POST", "/v1/push"),
+        HubRoute("GET", "/v1/changes"), HubRoute("GET", "/v1/checksum"), HubRoute("GET", "/v1/summary"),
+        HubRoute("GET", "/v1/reports/national"), HubRoute("GET", "/v1/reports/municipality/{code}"),
+        HubRoute("GET", "/"), HubRoute("GET", "/municipality/{code}"), HubRoute("POST", "/login"), HubRoute("GET", "/logout"),
+    ]
+
+    /// The paths of ``known`` without parameters, as the metrics label them.
+    static let knownPaths: Set<String> = Set(known.map(\.path).filter { !$0.contains("{") })
 
     let service: HubService
     let metrics: HubMetrics
@@ -81,7 +102,16 @@ struct HubRoutes {
     func push(_ request: Request) async throws -> Response {
         let scope = try await scope(request)
         var request = request
-        var bytes = Array(try await request.collectBody(upTo: configuration.maxBatchBytes).readableBytesView)
+        var bytes: [UInt8]
+        do {
+            bytes = Array(try await request.collectBody(upTo: configuration.maxBatchBytes).readableBytesView)
+        } catch let error as NIOTooManyBytesError {
+            throw error
+        } catch {
+            // A body that breaks HTTP framing (e.g. a bad chunk size) is the client's fault, not the hub's.
+            throw HubError.badRequest("the request body could not be read (\(error)); send it with Content-Length "
+                + "or as valid chunked encoding")
+        }
         if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" {
             guard encoding == "gzip" else {
                 throw HubError(415, "unsupported_encoding", "the hub accepts bodies as gzip or uncompressed, not \(encoding)")

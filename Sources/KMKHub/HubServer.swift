@@ -12,9 +12,7 @@ public enum HubServer {
     ) async throws {
         let service = try HubService(path: configuration.databasePath, fault: configuration.fault)
         let metrics = HubMetrics()
-        let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: HubMiddleware(service: service, metrics: metrics))
-        HubRoutes(service: service, metrics: metrics, configuration: configuration).register(on: router)
+        let router = makeRouter(configuration, service: service, metrics: metrics)
         let host = configuration.host
         let app = Application(
             router: router,
@@ -33,5 +31,22 @@ public enum HubServer {
         }
         await service.close()
         logger.info("hub stopped; store closed")
+    }
+
+    static func makeRouter(_ configuration: HubConfiguration, service: HubService, metrics: HubMetrics) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: HubMiddleware(service: service, metrics: metrics))
+        HubRoutes(service: service, metrics: metrics, configuration: configuration).register(on: router)
+        return router
+    }
+
+    /// The routes the hub's router registers, read back from the router itself (a store is
+    /// opened, or created, at `configuration.databasePath`). Tests compare them with
+    /// `openapi.yaml`.
+    package static func registeredRoutes(_ configuration: HubConfiguration) async throws -> [HubRoute] {
+        let service = try HubService(path: configuration.databasePath, fault: nil)
+        let router = makeRouter(configuration, service: service, metrics: HubMetrics())
+        await service.close()
+        return router.routes.map { HubRoute($0.method.rawValue, $0.path.description) }
     }
 }

@@ -324,11 +324,44 @@ enum LoopbackSocket {
     }
 
     /// One HTTP/1.1 message as read from a socket: its head, and its body when framed by
-    /// Content-Length (a message without one is read to the end of the stream, up to 16 MiB).
+    /// Content-Length or chunked (a response with neither is read to the end of the stream, up
+    /// to 16 MiB; a request with neither has no body).
     struct Message {
         var bytes: [UInt8]
         var headLength: Int
         var head: String { String(decoding: bytes[..<headLength], as: UTF8.self) }
+
+        /// The status code of a response.
+        var status: Int? {
+            let parts = head.split(separator: " ", maxSplits: 2)
+            return parts.count >= 2 ? Int(parts[1]) : nil
+        }
+
+        /// A header's value (the first, by case-insensitive name).
+        func header(_ name: String) -> String? {
+            for line in head.split(separator: "\r\n").dropFirst() {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                if parts.count == 2, parts[0].lowercased() == name.lowercased() {
+                    return parts[1].trimmingCharacters(in: .whitespaces)
+                }
+            }
+            return nil
+        }
+
+        /// The body, de-chunked.
+        var body: [UInt8] {
+            var rest = Array(bytes[headLength...])
+            guard header("transfer-encoding")?.lowercased() == "chunked" else { return rest }
+            var out: [UInt8] = []
+            while let end = rest.firstRange(of: [13, 10]) {
+                let line = String(decoding: rest[..<end.lowerBound], as: UTF8.self)
+                let size = Int(line.split(separator: ";").first.map(String.init) ?? "", radix: 16) ?? 0
+                guard size > 0, rest.count >= end.upperBound + size + 2 else { break }
+                out += rest[end.upperBound..<(end.upperBound + size)]
+                rest = Array(rest[(end.upperBound + size + 2)...])
+            }
+            return out
+        }
 
         /// A cut inside the body (or inside the head when the body is empty), at `share` of it.
         func cut(at share: Double) -> Int {
@@ -375,6 +408,15 @@ enum LoopbackSocket {
         }
         let isRequest = !head.hasPrefix("HTTP/")
         if isRequest { return Message(bytes: bytes, headLength: headLength!) }
+        if head.lowercased().contains("transfer-encoding: chunked") {
+            let last: [UInt8] = Array("0\r\n\r\n".utf8)
+            while !(bytes.count - headLength! >= 5 && Array(bytes.suffix(5)) == last) {
+                guard bytes.count < limit, let chunk = receive(fd), !chunk.isEmpty else { return nil }
+                bytes += chunk
+            }
+            return Message(bytes: bytes, headLength: headLength!)
+        }
+        if head.hasPrefix("HTTP/1.1 204") || head.hasPrefix("HTTP/1.1 304") { return Message(bytes: bytes, headLength: headLength!) }
         while bytes.count < limit, let chunk = receive(fd), !chunk.isEmpty { bytes += chunk }
         return Message(bytes: bytes, headLength: headLength!)
     }
