@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// `kmk-sync sync` through a fault-injecting proxy (issue 6): every run completes or exits 69/75
-/// with its replica intact; the next runs resume, and in the end every replica converges.
+/// with its replica intact (`PRAGMA integrity_check`, `kmk-sync check --offline`, no venue lost);
+/// the next runs resume, and in the end every replica converges.
 @Suite("network faults", .serialized)
 struct NetworkFaultTests {
     /// One replica under test: its file, municipality and the venue names it created.
@@ -105,6 +106,9 @@ struct NetworkFaultTests {
             #expect([0, 69, 75].contains(r.status), "run \(run) (\(o.name)) exited \(r.status): \(r.stderr)")
             let integrity = try Self.integrity(o.path)
             #expect(integrity == "ok", "run \(run): \(o.name)'s replica: \(integrity)")
+            // The replica's own checks: change log, records against it, push/pull state.
+            let check = try cli.run("check", "--offline", "--replica", o.path)
+            #expect(check.status == 0, "run \(run): kmk-sync check on \(o.name): \(check.stdout) \(check.stderr)")
             let after = Set(try Self.venues(cli, o.path).map(\.name))
             #expect(before.isSubset(of: after), "run \(run): \(o.name) lost \(before.subtracting(after).sorted())")
             #expect(o.held.isSubset(of: after) && o.created.isSubset(of: after))
