@@ -48,11 +48,17 @@ let package = Package(
         ),
         // The replica's side of the hub protocol: HTTP client, push/pull/sync, the replica lock.
         .target(name: "KMKClient", dependencies: ["KMKModel", "KMKSync", "KMKReplica"]),
+        // The performance benchmark (`kmk-sync bench`): our figures against plain SQLite baselines.
+        .target(
+            name: "KMKBench",
+            dependencies: ["KMKModel", "KMKSync", "KMKReplica", "KMKHub", "KMKClient", "CSQLite",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // The command-line tool: parse, call a library, print.
         .executableTarget(
             name: "kmk-sync",
             dependencies: [
-                "KMKModel", "KMKSync", "KMKReplica", "KMKHub", "KMKClient",
+                "KMKModel", "KMKSync", "KMKReplica", "KMKHub", "KMKClient", "KMKBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,6 +68,7 @@ let package = Package(
         .testTarget(name: "KMKSyncTests", dependencies: ["KMKSync", "KMKModel"]),
         .testTarget(name: "KMKReplicaTests", dependencies: ["KMKReplica", "KMKSync", "KMKModel", "CSQLite", "KMKTestSupport"]),
         .testTarget(name: "KMKHubTests", dependencies: ["KMKHub", "KMKClient", "KMKReplica", "KMKSync", "KMKModel", "KMKTestSupport"]),
+        .testTarget(name: "KMKBenchTests", dependencies: ["KMKBench"]),
         .testTarget(name: "CLITests", dependencies: ["KMKModel", "KMKSync", "kmk-sync"]),
     ]
 )

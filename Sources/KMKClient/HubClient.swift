@@ -13,8 +13,15 @@ public final class HubClient: Sendable {
     let retry: RetryPolicy
     let schemaVersion: Int
     let session: URLSession
+    /// Whether request bodies of 1 KiB or more are gzipped and gzipped responses asked for (default on).
+    public let gzip: Bool
+    /// The bytes this client sent and received.
+    public let wire = WireCounter()
 
-    public init(url: String, token: String, retry: RetryPolicy = RetryPolicy(), schemaVersion: Int = Schema.current.version) throws {
+    public init(
+        url: String, token: String, retry: RetryPolicy = RetryPolicy(), schemaVersion: Int = Schema.current.version,
+        gzip: Bool = true
+    ) throws {
         guard let base = URL(string: url.hasSuffix("/") ? String(url.dropLast()) : url),
               base.scheme == "http" || base.scheme == "https", base.host != nil else {
             throw ClientError(.notConfigured, "'\(url)' is not a hub URL; use the form http://HOST:PORT")
@@ -23,6 +30,7 @@ public final class HubClient: Sendable {
         self.token = token
         self.retry = retry
         self.schemaVersion = schemaVersion
+        self.gzip = gzip
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = retry.timeout
         configuration.timeoutIntervalForResource = retry.timeout * 2
@@ -107,10 +115,10 @@ public final class HubClient: Sendable {
         request.httpMethod = method
         request.timeoutInterval = retry.timeout
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue("gzip", forHTTPHeaderField: "Accept-Encoding")
+        request.setValue(gzip ? "gzip" : "identity", forHTTPHeaderField: "Accept-Encoding")
         if let body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            if body.count >= 1_024 {
+            if gzip, body.count >= 1_024 {
                 request.httpBody = Data(Gzip.compress(body))
                 request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
             } else {
@@ -133,6 +141,7 @@ public final class HubClient: Sendable {
                 continue
             }
             guard let http = response as? HTTPURLResponse else { lastProblem = "not an HTTP answer"; continue }
+            wire.add(sent: WireCounter.size(of: request), received: WireCounter.size(of: http, body: data.count))
             var bytes = [UInt8](data)
             if Gzip.isGzip(bytes) { bytes = (try? Gzip.decompress(bytes, limit: 512 * 1024 * 1024)) ?? bytes }
             let text = String(decoding: bytes, as: UTF8.self)

@@ -20,6 +20,7 @@ struct KMKSyncCommand: AsyncParsableCommand {
             SchemaCommand.self, ConflictsCommand.self, BundleGroup.self,
             RemoteGroup.self, PushCommand.self, PullCommand.self, SyncCommand.self, StatusCommand.self, HubGroup.self,
             ReportGroup.self, BackupCommand.self, CheckCommand.self, ClockGroup.self, DemoCommand.self,
+            BenchCommand.self,
         ]
     )
 

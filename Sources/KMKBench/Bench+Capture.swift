@@ -1,0 +1,77 @@
+import KMKModel
+import KMKReplica
+
+extension Bench {
+    /// P1: N venue rows inserted (then 2 fields of each updated) through the replica API, with
+    /// change capture, against the same rows written to a plain table with one reused prepared
+    /// statement in one transaction.
+    func capture() throws -> [BenchLine] {
+        let n = sizes.captureRows
+        say("P1 capture: \(n) rows, \(sizes.repetitions) run(s) per side")
+        let rows = VenueRows(count: n, seed: 1)
+        let updated = rows.updatingTwo(round: 1)
+        let inserts = rows.records()
+        let updates = updated.records(only: VenueRows.updatedFields)
+        var best = (insert: Double.infinity, update: Double.infinity, plainInsert: Double.infinity, plainUpdate: Double.infinity)
+        var checks: (String, String) = ("", "")
+        for _ in 0..<sizes.repetitions {
+            // Ours.
+            let replica = try newReplica("p1")
+            let (_, tInsert) = try time { try replica.importRecords(inserts, mode: .merge) }
+            let afterInsert = try venueHash(replica.path)
+            let capturedInsert = try capturedCount(replica.path)
+            let (_, tUpdate) = try time { try replica.importRecords(updates, mode: .merge) }
+            let afterUpdate = try venueHash(replica.path)
+            let capturedUpdate = try capturedCount(replica.path)
+            let path = replica.path
+            replica.close()
+            guard capturedInsert.changes == n * (VenueRows.fields.count + 1), capturedInsert.pending == 0,
+                  capturedUpdate.changes == capturedInsert.changes, capturedUpdate.pending == 0,
+                  capturedUpdate.maxSeq == capturedInsert.maxSeq + Int64(2 * n) else {
+                throw BenchError("P1: change capture wrote \(capturedInsert) after the inserts and \(capturedUpdate) after the "
+                    + "updates; expected \(n * 9) changes, none pending, and \(2 * n) new sequence numbers")
+            }
+            // Baseline: the same table, no triggers, one prepared statement, one transaction.
+            let plain = try newPlain("p1-plain", like: path)
+            let insert = try plain.prepare("INSERT INTO venue (id, " + VenueRows.fields.joined(separator: ", ") + ") VALUES ("
+                + Array(repeating: "?", count: VenueRows.fields.count + 1).joined(separator: ", ") + ")")
+            let (_, tPlainInsert) = try time {
+                try plain.execute("BEGIN")
+                for i in 0..<n { try insert.run([.text(rows.ids[i])] + rows.values[i]) }
+                try plain.execute("COMMIT")
+            }
+            let plainAfterInsert = try plain.contentHash(table: "venue", columns: VenueRows.hashColumns)
+            let update = try plain.prepare("UPDATE venue SET address = ?, staff_count = ? WHERE id = ?")
+            let (_, tPlainUpdate) = try time {
+                try plain.execute("BEGIN")
+                for i in 0..<n { try update.run([updated.values[i][1], updated.values[i][6], .text(rows.ids[i])]) }
+                try plain.execute("COMMIT")
+            }
+            let plainAfterUpdate = try plain.contentHash(table: "venue", columns: VenueRows.hashColumns)
+            checks.0 = try requireSame("P1 insert", afterInsert, plainAfterInsert, rows: n)
+                + "; \(capturedInsert.changes) changes captured"
+            checks.1 = try requireSame("P1 update", afterUpdate, plainAfterUpdate, rows: n) + "; \(2 * n) changes captured"
+            best = (min(best.insert, tInsert), min(best.update, tUpdate), min(best.plainInsert, tPlainInsert),
+                    min(best.plainUpdate, tPlainUpdate))
+        }
+        func line(_ what: String, _ ours: Double, _ plain: Double, _ check: String) -> BenchLine {
+            let ratio = ours / plain
+            return BenchLine(id: "P1", what: what, ours: Figure.seconds(ours) + " (" + Figure.rate(Double(n) / ours, "rows") + ")",
+                             baseline: Figure.seconds(plain) + " (" + Figure.rate(Double(n) / plain, "rows") + ")",
+                             ratio: ratio, ratioMeaning: "of plain SQLite's time", target: "≤ 2.0x (aim 1.5x)", met: ratio <= 2.0,
+                             check: check, figures: ["rows": Double(n), "ours_s": ours, "baseline_s": plain])
+        }
+        return [
+            line("capture: insert \(Figure.grouped(n)) venue rows, 8 fields", best.insert, best.plainInsert, checks.0),
+            line("capture: update 2 fields of \(Figure.grouped(n)) rows", best.update, best.plainUpdate, checks.1),
+        ]
+    }
+
+    /// Changes captured in a replica file's log: venue registers, pending ones, the highest sequence number.
+    func capturedCount(_ path: String) throws -> (changes: Int, pending: Int, maxSeq: Int64) {
+        let f = try SQLiteFile(path: path)
+        return (Int(try f.scalar("SELECT count(*) FROM kmk_clock WHERE tbl = \(EntitySpec.venue.number)")),
+                Int(try f.scalar("SELECT count(*) FROM kmk_clock WHERE seq IS NULL")),
+                try f.scalar("SELECT max(seq) FROM kmk_clock"))
+    }
+}
