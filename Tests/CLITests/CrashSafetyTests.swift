@@ -299,6 +299,7 @@ final class CrashRun {
                 }
             }
             let after = try check(r, context: "after killing \(kind) on \(r.name) (attempt \(attempt + 1))")
+            if killed, stats.clientKills % 8 == 0, !unstamped.contains(r.path) { try offlineCheck(r, context: "after killing \(kind)") }
             if killed, isPartial(kind, before, after) { stats.partial += 1 }
             before = after
             if let out = bundleOut, FileManager.default.fileExists(atPath: out) {
@@ -460,6 +461,12 @@ final class CrashRun {
         return s
     }
 
+    /// `kmk-sync check --offline`: the replica's own view of its integrity, log, records and cursors.
+    func offlineCheck(_ r: ReplicaFile, context: String) throws {
+        let result = try timed("check") { try cli.run("check", "--offline", "--replica", r.path) }
+        if result.status != 0 { fail("seed \(seed), \(context): kmk-sync check --offline on \(r.name) exited \(result.status): \(result.stdout) \(result.stderr)") }
+    }
+
     /// Integrity of the hub store: the file, unique hub sequence numbers, commit ranges.
     func checkHub(context: String) throws {
         let v = values(try sql(hub.db, """
@@ -551,6 +558,7 @@ final class CrashRun {
             let hubRegisters = (try JSONSerialization.jsonObject(with: Data(hubSum.body.utf8)) as? [String: Any])?["registers"] as? Int
             for r in group {
                 let state = try check(r, context: "at the end")
+                try offlineCheck(r, context: "at the end")
                 if state.inflightBatch != nil { fail("\(r.name) still has a batch in flight after the final syncs") }
                 let statusRun = try cli.run("status", "--json", "--timeout", "120", "--replica", r.path)
                 let status = (try? JSONSerialization.jsonObject(with: Data(statusRun.stdout.utf8))) as? [String: Any] ?? [:]
