@@ -15,6 +15,9 @@ public struct HubConfiguration: Sendable {
     public var pageLimit = 2_000
     /// Clocks further ahead of the hub's wall clock are refused (ms).
     public var maxDrift: UInt64 = Replica.defaultMaxDrift
+    /// A connection that sends nothing for this many seconds while its request is unfinished (or
+    /// between requests) is closed, so a stalled or malicious client cannot hold it open.
+    public var idleTimeoutSeconds: Int64 = 60
     /// Responses at least this big are gzipped when the client accepts gzip.
     public var gzipThreshold = 1_024
     /// Test hooks (`KMK_HUB_FAULT`), see SPEC.md §11.9.

@@ -16,6 +16,7 @@ public enum HubServer {
         let host = configuration.host
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "kmk-sync-hub"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

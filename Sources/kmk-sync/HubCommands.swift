@@ -31,6 +31,8 @@ struct HubServe: AsyncParsableCommand {
     @Option(help: "The most changes one pull page returns.") var pageLimit = 2_000
     @Option(help: "Refuse changes whose clock is more than this many seconds ahead of the hub's clock.")
     var maxDriftSeconds: UInt64 = Replica.defaultMaxDrift / 1000
+    @Option(help: "Close a connection that sends nothing for this many seconds (mid-request or between requests).")
+    var idleTimeout: Int64 = 60
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func validate() throws {
@@ -38,6 +40,7 @@ struct HubServe: AsyncParsableCommand {
         guard maxBatchChanges >= 1, maxBatchBytes >= 4096, pageLimit >= 1 else {
             throw ValidationError("--max-batch-changes and --page-limit must be at least 1, --max-batch-bytes at least 4096")
         }
+        guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1 second") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
     }
 
@@ -55,6 +58,7 @@ struct HubServe: AsyncParsableCommand {
         config.maxBatchBytes = maxBatchBytes
         config.pageLimit = pageLimit
         config.maxDrift = maxDriftSeconds * 1000
+        config.idleTimeoutSeconds = idleTimeout
         if let text = Environment.values["KMK_HUB_FAULT"], !text.isEmpty {
             guard let fault = HubFault(text: text) else { throw CLIFailure.usage("KMK_HUB_FAULT='\(text)' is not a known fault") }
             config.fault = fault
