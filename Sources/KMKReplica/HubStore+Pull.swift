@@ -22,7 +22,8 @@ extension HubStore {
             guard cursor.seq <= lastSeq else {
                 return .stale("the cursor is ahead of this hub (it was restored from an older backup)")
             }
-            if cursor.seq > 0, try tag(of: cursor.seq) != cursor.tag {
+            // An empty hub issues sequence 0 with the tag "0"; any other tag was never issued.
+            if cursor.seq == 0 ? cursor.tag != "0" : try tag(of: cursor.seq) != cursor.tag {
                 return .stale("the cursor's history differs from this hub's (it was restored from an older backup)")
             }
             after = cursor.seq

@@ -109,6 +109,16 @@ struct HubStoreTests {
             return
         }
         #expect(try restored.pull(cursor: "nonsense", scope: .styrgrupp, limit: 1) == .stale("the cursor is not one this hub issued"))
+        // Sequence 0 is issued only as "c1.HUB.0.0" (an empty hub); with another tag it is from nowhere.
+        let zero = HubCursor(hub: restored.hubID, seq: 0, tag: "0").text
+        guard case .page = try restored.pull(cursor: zero, scope: .styrgrupp, limit: 1) else {
+            Issue.record("the empty hub's cursor is good")
+            return
+        }
+        guard case .stale = try restored.pull(cursor: HubCursor(hub: restored.hubID, seq: 0, tag: "beef").text, scope: .styrgrupp, limit: 1) else {
+            Issue.record("a sequence-0 cursor with a tag the hub never issued must be stale")
+            return
+        }
     }
 
     @Test("tokens: shown once, stored hashed, revocable")
