@@ -57,6 +57,8 @@ extension Replica {
             defer { db.setTriggersEnabled(true) }
             var result = ApplyResult()
             var touched: [(EntitySpec, String)] = []
+            // The version vector and the sequence counter are written once per batch, not per change.
+            var seen: [String: HLC] = [:]
             for c in changes {
                 lastClock = try lastClock.receive(c.clock, now: wall, maxDrift: maxDrift, origin: c.origin)
                 let e = schema.entity(c.entity)!
@@ -66,8 +68,11 @@ extension Replica {
                 } else {
                     result.ignored += 1
                 }
-                try noteSeen(origin: c.origin, clock: c.clock)
+                if let s = seen[c.origin], s >= c.clock { continue }
+                seen[c.origin] = c.clock
             }
+            for (origin, clock) in seen { try noteSeen(origin: origin, clock: clock) }
+            try saveSeq(lastSeq)
             if let peer { try savePeerVector(peer.id, peer.vector) }
             try saveClock()
             try within?(seqBefore)
@@ -175,7 +180,7 @@ extension Replica {
             base = excluded.base, seq = excluded.seq
             """).run([.integer(Int64(e.number)), .text(id), .integer(Int64(col)), s.value, .integer(s.clock.int64),
                       .integer(try siteNumber(s.origin)), .integer(s.base.int64), .integer(seq)])
-        try saveSeq(seq)
+        lastSeq = seq  // persisted once at the end of the batch
     }
 
     /// Inserts the domain row of a record that came alive, from its stored field values.

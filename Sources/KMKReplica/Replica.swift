@@ -27,7 +27,8 @@ public final class Replica {
     /// The last clock this replica issued or received.
     var lastClock: HLC
     /// The last sequence number issued (`kmk_meta.seq`).
-    private(set) var lastSeq: Int64
+    /// Kept in memory during an apply and persisted once at its end (``saveSeq(_:)``).
+    var lastSeq: Int64
     /// Site numbers of other replicas, by replica id (cache of `kmk_site`).
     var siteNumbers: [String: Int64] = [:]
     var siteIDs: [Int64: String] = [:]

@@ -100,6 +100,14 @@ enum ReplicaDDL {
         hlc = NULL, site = 0, seq = NULL
         """
 
+    /// The synced fields of the new row as rows `(col, val[, old])`, for one INSERT … SELECT.
+    static func fieldRows(_ fields: [FieldSpec], old: Bool) -> String {
+        fields.enumerated().map { i, f in
+            i == 0 ? "SELECT \(f.number) AS col, NEW.\(f.name) AS val" + (old ? ", OLD.\(f.name) AS old" : "")
+                : "SELECT \(f.number), NEW.\(f.name)" + (old ? ", OLD.\(f.name)" : "")
+        }.joined(separator: " UNION ALL ")
+    }
+
     static func triggers(_ e: EntitySpec) -> String {
         let t = e.number
         let synced = e.syncedFields
@@ -115,11 +123,13 @@ enum ReplicaDDL {
                     WHERE kmk_clock.val % 2 = 0;
 
             """
-        for f in synced {
+        // One statement for all fields (not one per field): SQLite runs each trigger statement
+        // as its own program, so a single INSERT … SELECT over the fields is about twice as fast.
+        if !synced.isEmpty {
             insert += """
                     INSERT INTO kmk_clock (tbl, pk, col, val, hlc, site, base, seq)
-                        SELECT \(t), NEW.id, \(f.number), NEW.\(f.name), NULL, 0, 0, NULL
-                        WHERE NEW.\(f.name) IS NOT (SELECT val FROM kmk_clock WHERE tbl = \(t) AND pk = NEW.id AND col = \(f.number))
+                        SELECT \(t), NEW.id, v.col, v.val, NULL, 0, 0, NULL FROM (\(fieldRows(synced, old: false))) AS v
+                        WHERE v.val IS NOT (SELECT val FROM kmk_clock WHERE tbl = \(t) AND pk = NEW.id AND col = v.col)
                         \(pendingUpsert);
 
                 """
@@ -129,15 +139,13 @@ enum ReplicaDDL {
             CREATE TRIGGER kmk_\(e.name)_update AFTER UPDATE ON \(e.name) BEGIN
 
             """
-        for f in synced {
-            update += """
-                    INSERT INTO kmk_clock (tbl, pk, col, val, hlc, site, base, seq)
-                        SELECT \(t), NEW.id, \(f.number), NEW.\(f.name), NULL, 0, 0, NULL
-                        WHERE NEW.\(f.name) IS NOT OLD.\(f.name)
-                        \(pendingUpsert);
+        update += """
+                INSERT INTO kmk_clock (tbl, pk, col, val, hlc, site, base, seq)
+                    SELECT \(t), NEW.id, v.col, v.val, NULL, 0, 0, NULL FROM (\(fieldRows(synced, old: true))) AS v
+                    WHERE v.val IS NOT v.old
+                    \(pendingUpsert);
 
-                """
-        }
+            """
         update += "END;\n"
         if synced.isEmpty { update = "" }
         let idGuard = """
