@@ -351,7 +351,7 @@ struct HubFuzzTests {
         case 1: raw = String((0..<Int.random(in: 1...60, using: &g)).map { _ in Character(UnicodeScalar(UInt8.random(in: 33...126, using: &g))) })
         case 2: raw = "c1.\(uuid(&g)).\(Int.random(in: 0...1_000, using: &g)).\(tag)"
         case 3: raw = "c1.\(w.hubID).\(w.lastSeq + Int64.random(in: 1...1_000_000, using: &g)).\(tag)"
-        case 4: raw = "c1.\(w.hubID).\(Int64.random(in: 1...max(1, w.lastSeq), using: &g)).\(tag)"
+        case 4: raw = "c1.\(w.hubID).\(Int64.random(in: 0...max(1, w.lastSeq), using: &g)).\(tag)"
         case 5: raw = ["c1.\(w.hubID).-1.0", "c1.\(w.hubID).99999999999999999999.0", "c2.\(w.hubID).1.0", "c1..1.0", "c1.\(w.hubID).1.0.extra",
                        "c1.\(w.hubID)", "c1", "c1.\(w.hubID).1", "C1.\(w.hubID).1.x"].randomElement(using: &g)!
         case 6: raw = "c1.\(w.hubID).\(sqlLike.randomElement(using: &g)!).0"
