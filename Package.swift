@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "KMKReplicaTests", dependencies: ["KMKReplica", "KMKSync", "KMKModel", "CSQLite", "KMKTestSupport"]),
         .testTarget(name: "KMKHubTests", dependencies: ["KMKHub", "KMKClient", "KMKReplica", "KMKSync", "KMKModel", "KMKTestSupport"]),
         .testTarget(name: "KMKBenchTests", dependencies: ["KMKBench"]),
-        .testTarget(name: "CLITests", dependencies: ["KMKModel", "KMKSync", "kmk-sync"]),
+        .testTarget(name: "CLITests", dependencies: ["KMKModel", "KMKSync", "KMKTestSupport", "kmk-sync"]),
     ]
 )
 

@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 import KMKModel
 import Testing
 
@@ -82,19 +83,6 @@ struct CrashSafetyTests {
     }
 }
 
-/// A seeded generator (SplitMix64, as in KMKTestSupport, which this test target does not link).
-struct CrashRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The world of one crash run: a hub on a fixed loopback port, four replicas of two
 /// municipalities, and the model of what was written.
 final class CrashRun {
@@ -145,7 +133,7 @@ final class CrashRun {
     }
 
     let seed: UInt64
-    var rng: CrashRandom
+    var rng: SplitMix64
     var cli: CLI
     var port: Int
     var hub: HubProcess
@@ -169,7 +157,7 @@ final class CrashRun {
 
     init(seed: UInt64) throws {
         self.seed = seed
-        rng = CrashRandom(seed: seed)
+        rng = SplitMix64(seed: seed)
         cli = try CLI()
         // Many small batches and pages, so that a transfer takes long enough to be cut.
         cli.environment["KMK_BATCH_CHANGES"] = "20"

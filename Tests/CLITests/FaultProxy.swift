@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -36,7 +37,7 @@ final class FaultProxy: @unchecked Sendable {
     private let weights: [(Fault, Int)]
     private let maxDelayMillis: Int
     private let lock = NSLock()
-    private var random: SeededRandom
+    private var random: SplitMix64
     private var counts: [Fault: Int] = [:]
     private var open: Set<Int32> = []
     private var stopped = false
@@ -49,7 +50,7 @@ final class FaultProxy: @unchecked Sendable {
             throw LoopbackSocket.Failure("cannot read the port of \(upstream)")
         }
         upstreamPort = p
-        random = SeededRandom(seed: seed)
+        random = SplitMix64(seed: seed)
         self.weights = weights
         self.maxDelayMillis = maxDelayMillis
         (listener, self.port) = try LoopbackSocket.listenEphemeral()
@@ -419,27 +420,5 @@ enum LoopbackSocket {
         if head.hasPrefix("HTTP/1.1 204") || head.hasPrefix("HTTP/1.1 304") { return Message(bytes: bytes, headLength: headLength!) }
         while bytes.count < limit, let chunk = receive(fd), !chunk.isEmpty { bytes += chunk }
         return Message(bytes: bytes, headLength: headLength!)
-    }
-}
-
-/// SplitMix64, as in KMKTestSupport (which this target does not link): a small seeded generator.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// The seed from `variable` (decimal or 0x-hex), else a fresh random one.
-    static func seed(from variable: String) -> UInt64 {
-        if let text = ProcessInfo.processInfo.environment[variable] {
-            if text.hasPrefix("0x"), let v = UInt64(text.dropFirst(2), radix: 16) { return v }
-            if let v = UInt64(text) { return v }
-        }
-        return UInt64.random(in: 0...UInt64.max)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 import KMKModel
 import KMKSync
 import Testing
@@ -120,7 +121,7 @@ struct HubFuzzTests {
                              "1.0", "0.5", "-1e400", "1e400"]
     static let badSchemas = ["2", "0", "-1", "\"1\"", "1.0", "null", "999999999999999999999", "1e0", "[1]", "true"]
 
-    static func uuid(_ g: inout SeededRandom) -> String {
+    static func uuid(_ g: inout SplitMix64) -> String {
         let hex = (0..<32).map { _ in String(Int.random(in: 0..<16, using: &g), radix: 16) }
         var s = hex.joined()
         s = String(s.prefix(12)) + "4" + String(s.dropFirst(13))
@@ -146,7 +147,7 @@ struct HubFuzzTests {
 
     /// A well-formed batch for `municipality` from a fresh replica: valid as it stands. Every
     /// case spoils it (and ``mightWrite(_:_:)`` checks that it did).
-    static func template(_ g: inout SeededRandom, municipality: String, count: Int = 0) -> (replica: String, changes: [String]) {
+    static func template(_ g: inout SplitMix64, municipality: String, count: Int = 0) -> (replica: String, changes: [String]) {
         let replica = uuid(&g)
         let n = count > 0 ? count : Int.random(in: 1...4, using: &g)
         let clock = quoted(nowClock().hex)
@@ -156,7 +157,7 @@ struct HubFuzzTests {
         return (replica, changes)
     }
 
-    static func mutate(_ bytes: [UInt8], _ g: inout SeededRandom) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], _ g: inout SplitMix64) -> [UInt8] {
         var b = bytes
         for _ in 0..<Int.random(in: 1...6, using: &g) where !b.isEmpty {
             let i = Int.random(in: 0..<b.count, using: &g)
@@ -176,7 +177,7 @@ struct HubFuzzTests {
     }
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
-    static func make(_ index: Int, _ w: FuzzWorld, _ g: inout SeededRandom) -> FuzzCase {
+    static func make(_ index: Int, _ w: FuzzWorld, _ g: inout SplitMix64) -> FuzzCase {
         let own = ["0484", "1780"].randomElement(using: &g)!
         let token = w.tokens[own]!
         let (replica, changes) = template(&g, municipality: own)
@@ -330,7 +331,7 @@ struct HubFuzzTests {
         }
     }
 
-    static func badAuth(_ w: FuzzWorld, _ g: inout SeededRandom, validBody: String) -> FuzzCase {
+    static func badAuth(_ w: FuzzWorld, _ g: inout SplitMix64, validBody: String) -> FuzzCase {
         let routes: [(String, String)] = [("POST", "/v1/push"), ("GET", "/v1/changes?schema=1"), ("GET", "/v1/checksum?schema=1&municipality=0484"),
                                           ("GET", "/v1/summary"), ("GET", "/v1/reports/national"), ("GET", "/v1/reports/municipality/0484")]
         let (method, target) = routes.randomElement(using: &g)!
@@ -343,7 +344,7 @@ struct HubFuzzTests {
         return c
     }
 
-    static func cursor(_ w: FuzzWorld, _ g: inout SeededRandom) -> String {
+    static func cursor(_ w: FuzzWorld, _ g: inout SplitMix64) -> String {
         let tag = "zz" + String(UInt64.random(in: 0...UInt64.max, using: &g), radix: 16)
         let raw: String
         switch Int.random(in: 0..<9, using: &g) {
@@ -361,7 +362,7 @@ struct HubFuzzTests {
         return raw.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? raw
     }
 
-    static func changesCase(_ w: FuzzWorld, _ g: inout SeededRandom, token: String) -> FuzzCase {
+    static func changesCase(_ w: FuzzWorld, _ g: inout SplitMix64, token: String) -> FuzzCase {
         let badSchema = ["", "schema=2", "schema=0", "schema=abc", "schema=", "schema=1.0", "schema=%FF", "schema=99999999999999999999", "schema=-1"]
         var params: [String] = []
         var bad: [String] = []
@@ -379,7 +380,7 @@ struct HubFuzzTests {
         return FuzzCase("changes \(bad[0].prefix(60))", "GET", target, token: token)
     }
 
-    static func checksumCase(_ w: FuzzWorld, _ g: inout SeededRandom, own: String, token: String) -> FuzzCase {
+    static func checksumCase(_ w: FuzzWorld, _ g: inout SplitMix64, own: String, token: String) -> FuzzCase {
         let other = own == "0484" ? "1780" : "0484"
         let municipality = ["", "municipality=", "municipality=\(other)", "municipality=9999", "municipality=0000", "municipality=Eskilstuna",
                             "municipality=NATIONAL", "municipality=0484%27%20OR%201%3D1", "municipality=%FF%FE", "municipality=%00",
@@ -392,7 +393,7 @@ struct HubFuzzTests {
         return FuzzCase("checksum \(schema)", "GET", "/v1/checksum?municipality=\(own)" + (schema.isEmpty ? "" : "&" + schema), token: token)
     }
 
-    static func reportCase(_ w: FuzzWorld, _ g: inout SeededRandom, own: String, token: String) -> FuzzCase {
+    static func reportCase(_ w: FuzzWorld, _ g: inout SplitMix64, own: String, token: String) -> FuzzCase {
         let badDates = ["x", "2016-13-01", "2016-02-30", "20161231", "2016-12-31T00:00:00Z", "%FF", "-1", "99999-01-01", "2016-1-1", "%27%20OR%201%3D1"]
         let sty = w.tokens["styrgrupp"]!
         switch Int.random(in: 0..<6, using: &g) {
@@ -413,7 +414,7 @@ struct HubFuzzTests {
     }
 
     /// Requests that break HTTP/1.1 itself; the HTTP layer refuses them before any route runs.
-    static func malformed(_ g: inout SeededRandom, token: String) -> FuzzCase {
+    static func malformed(_ g: inout SplitMix64, token: String) -> FuzzCase {
         let auth = "Authorization: Bearer \(token)\r\n"
         let texts: [[UInt8]] = [
             Array("GET /v1/".utf8) + [0xFF] + Array(" HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
@@ -433,7 +434,7 @@ struct HubFuzzTests {
         return c
     }
 
-    static func unknownRoute(_ g: inout SeededRandom, token: String) -> FuzzCase {
+    static func unknownRoute(_ g: inout SplitMix64, token: String) -> FuzzCase {
         let paths = ["/v1/pushx", "/v2/push", "/v1", "/v1/", "/v1/changes/1", "/v1/reports", "/v1/reports/municipality/0484/x",
                      "/%2e%2e/v1/push", "/v1/%00", "/.env", "/v1/health/x", "/v1/summary/0484", "/v1/" + String(repeating: "a", count: 3_000),
                      "/v1/changes%00", "/v1/checksum/../push", "/V1/PUSH", "/v1/reports/national/x"]
@@ -507,7 +508,7 @@ struct HubFuzzTests {
     func hostileInput() async throws {
         let env = ProcessInfo.processInfo.environment
         let total = env["KMK_FUZZ_CASES"].flatMap(Int.init) ?? 10_000
-        let seed = SeededRandom.seed(from: "KMK_FUZZ_SEED")
+        let seed = SplitMix64.seed(from: "KMK_FUZZ_SEED")
         print("hub fuzz: seed \(seed) (replay with KMK_FUZZ_SEED=\(seed)), \(total) cases")
         var cli = try CLI()
         defer { cli.remove() }
@@ -567,7 +568,7 @@ struct HubFuzzTests {
                 let connection = RawConnection(port: port)
                 var i = w
                 while i < total, Date() < deadline {
-                    var g = SeededRandom(seed: seed ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
+                    var g = SplitMix64(seed: seed ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
                     var c = Self.make(i, world, &g)
                     if Self.mightWrite(c, world) {
                         // A spoiled batch that is still valid: send it with a token nobody holds.

@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 import Testing
 
 /// `kmk-sync sync` through a fault-injecting proxy (issue 6): every run completes or exits 69/75
@@ -51,9 +52,9 @@ struct NetworkFaultTests {
     func faultyNetwork() throws {
         let long = ProcessInfo.processInfo.environment["KMK_LONG_TESTS"] == "1"
         let runs = long ? 400 : 40
-        let seed = SeededRandom.seed(from: "KMK_FAULT_SEED")
+        let seed = SplitMix64.seed(from: "KMK_FAULT_SEED")
         print("network faults: seed \(seed) (replay with KMK_FAULT_SEED=\(seed)), \(runs) faulty runs")
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
 
         var cli = try CLI()
         defer { cli.remove() }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small seeded generator for reproducible tests.
 public struct SplitMix64: RandomNumberGenerator {
     public var state: UInt64
@@ -8,5 +10,15 @@ public struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// The seed from the environment variable `variable` (decimal or 0x-hex), else a fresh random
+    /// one. Tests print it, so a failure can be replayed with `variable=SEED`.
+    public static func seed(from variable: String) -> UInt64 {
+        if let text = ProcessInfo.processInfo.environment[variable] {
+            if text.hasPrefix("0x"), let v = UInt64(text.dropFirst(2), radix: 16) { return v }
+            if let v = UInt64(text) { return v }
+        }
+        return UInt64.random(in: 0...UInt64.max)
     }
 }
