@@ -6,7 +6,11 @@ extension Database {
     /// Copies this database into a new file at `path` with SQLite's online backup API: a
     /// consistent snapshot, taken while other connections keep reading and writing. The copy is
     /// written beside `path` first and renamed into place, so a failed backup leaves no file.
-    func backup(to path: String) throws {
+    /// An existing file at `path` is refused unless `overwrite`.
+    func backup(to path: String, overwrite: Bool) throws {
+        if !overwrite, FileManager.default.fileExists(atPath: path) {
+            throw ReplicaError(.cannotCreate, "\(path) already exists; choose another name, or pass --force to replace it")
+        }
         let temporary = path + ".part-\(getpid())"
         try? FileManager.default.removeItem(atPath: temporary)
         var target: OpaquePointer?

@@ -6,12 +6,7 @@ extension Replica {
     /// copy is checked: it opens as a replica and holds the same change log. Refuses to overwrite
     /// a file unless `overwrite`.
     public func backup(to path: String, overwrite: Bool = false) throws {
-        if FileManager.default.fileExists(atPath: path) {
-            guard overwrite else {
-                throw ReplicaError(.cannotCreate, "\(path) already exists; choose another name, or pass --force to replace it")
-            }
-        }
-        try db.backup(to: path)
+        try db.backup(to: path, overwrite: overwrite)
         let copy = try Replica.open(at: path, schema: schema)
         defer { copy.close() }
         guard copy.replicaID == replicaID, copy.lastSeq == lastSeq else {

@@ -81,3 +81,34 @@ struct CLI {
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
+
+/// The sqlite3 shell (Debian's `sqlite3`), run on a replica or hub file as a user or another
+/// program would.
+enum SQLiteShell {
+    /// Runs `sql` on `file` (with `-readonly` when asked) and returns its status and output.
+    static func run(_ file: String, _ sql: String, readOnly: Bool = false) throws -> CLI.Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sqlite3", "-batch", "-bail"] + (readOnly ? ["-readonly"] : []) + [file, sql]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                          stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// `PRAGMA integrity_check` read-only: "ok" for a sound file.
+    static func integrity(_ file: String) throws -> String {
+        let r = try run(file, "PRAGMA integrity_check;", readOnly: true)
+        return (r.stdout + r.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

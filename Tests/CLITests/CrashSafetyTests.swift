@@ -392,23 +392,12 @@ final class CrashRun {
 
     /// Runs SQL on `file` with the sqlite3 shell; returns the output lines.
     func sql(_ file: String, _ statements: String) throws -> [String] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", "-batch", "-bail", file, statements]
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 {
-            fail("sqlite3 \(file): \(String(decoding: errors, as: UTF8.self))")
+        let r = try SQLiteShell.run(file, statements)
+        if r.status != 0 {
+            fail("sqlite3 \(file): \(r.stderr)")
             return []
         }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        return r.stdout.split(separator: "\n").map(String.init)
     }
 
     func values(_ lines: [String]) -> [String: String] {

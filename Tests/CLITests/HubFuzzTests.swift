@@ -473,16 +473,8 @@ struct HubFuzzTests {
     }
 
     static func sqlite(_ db: String, _ sql: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", "-readonly", db, sql]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let r = try SQLiteShell.run(db, sql, readOnly: true)
+        return r.stdout + r.stderr
     }
 
     /// Everything that a write would change: checksums, summary, store row counts and metrics.

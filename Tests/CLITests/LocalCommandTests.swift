@@ -28,12 +28,8 @@ struct LocalCommandTests {
         #expect(export.stdout.hasPrefix("{\"format\":\"kmk-sync-export\",\"municipality\":\"0484\""))
         #expect(export.stdout.contains("Krogen Påhittad") && !export.stdout.contains("Bar Fiktiv"))
 
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        shell.arguments = [cli.path("eskilstuna.kmk"), "UPDATE venue SET staff_count = 15 WHERE id = '\(ids[0])';"]
-        try shell.run()
-        shell.waitUntilExit()
-        #expect(shell.terminationStatus == 0)
+        let shell = try SQLiteShell.run(cli.path("eskilstuna.kmk"), "UPDATE venue SET staff_count = 15 WHERE id = '\(ids[0])';")
+        #expect(shell.status == 0, "\(shell.stderr)")
 
         let log = try cli.run("log", "--limit", "5", "--json")
         #expect(log.status == 0)

@@ -35,19 +35,6 @@ struct NetworkFaultTests {
     }
 
     /// `PRAGMA integrity_check` through the sqlite3 CLI, read-only.
-    static func integrity(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sqlite3", "-readonly", path, "PRAGMA integrity_check;"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test("sync through a proxy that resets, truncates, delays and answers 500/503: exits 0, 69 or 75, replicas intact, then convergence")
     func faultyNetwork() throws {
         let long = ProcessInfo.processInfo.environment["KMK_LONG_TESTS"] == "1"
@@ -105,7 +92,7 @@ struct NetworkFaultTests {
             let r = try cli.run("sync", "--replica", o.path, "--retries", "3", "--timeout", "10", "--quiet")
             exits[r.status, default: 0] += 1
             #expect([0, 69, 75].contains(r.status), "run \(run) (\(o.name)) exited \(r.status): \(r.stderr)")
-            let integrity = try Self.integrity(o.path)
+            let integrity = try SQLiteShell.integrity(o.path)
             #expect(integrity == "ok", "run \(run): \(o.name)'s replica: \(integrity)")
             // The replica's own checks: change log, records against it, push/pull state.
             let check = try cli.run("check", "--offline", "--replica", o.path)

@@ -9,19 +9,6 @@ struct OperationsTests {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
     }
 
-    func integrity(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = ["-readonly", path, "PRAGMA integrity_check;"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test("sync --json prints exactly one summary line, on success and when the hub is down")
     func syncJSON() throws {
         var cli = try CLI()
@@ -80,13 +67,10 @@ struct OperationsTests {
         // Damage behind kmk-sync's back, with its triggers off: a row that no change records.
         let broken = cli.path("broken.kmk")
         #expect(try cli.run("backup", "--out", broken, "--replica", kim).status == 0)
-        let sql = Process()
-        sql.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sql.arguments = [broken, "DROP TRIGGER kmk_venue_insert; "
+        let damage = try SQLiteShell.run(broken, "DROP TRIGGER kmk_venue_insert; "
             + "INSERT INTO venue(id, name, membership) VALUES ('00000000-0000-4000-8000-00000000dead', 'Spöke', 'member'); "
-            + "UPDATE kmk_meta SET value = 1 WHERE key = 'seq';"]
-        try sql.run()
-        sql.waitUntilExit()
+            + "UPDATE kmk_meta SET value = 1 WHERE key = 'seq';")
+        #expect(damage.status == 0, "\(damage.stderr)")
         let damaged = try cli.run("check", "--offline", "--replica", broken)
         #expect(damaged.status == 65, "\(damaged.stdout)")
         #expect(damaged.stdout.contains("FAIL change log") && damaged.stdout.contains("but the counter says 1"), "\(damaged.stdout)")
@@ -109,7 +93,7 @@ struct OperationsTests {
         let copy = cli.path("anna-backup.kmk")
         let made = try cli.run("backup", "--out", copy, "--replica", anna)
         #expect(made.status == 0, "\(made.stderr)")
-        #expect(try integrity(copy) == "ok")
+        #expect(try SQLiteShell.integrity(copy) == "ok")
         #expect(try cli.run("backup", "--out", copy, "--replica", anna).status == 73, "never overwrites without --force")
         #expect(try cli.run("export", "--replica", copy).stdout == (try cli.run("export", "--replica", anna).stdout))
 
@@ -151,7 +135,7 @@ struct OperationsTests {
         let backup = cli.path("hub-backup.db")
         let b = try cli.run("hub", "backup", "--db", hub.db, "--out", backup)
         #expect(b.status == 0, "online, while the hub runs: \(b.stderr)")
-        #expect(try integrity(backup) == "ok")
+        #expect(try SQLiteShell.integrity(backup) == "ok")
         #expect(try cli.run("hub", "backup", "--db", hub.db, "--out", backup).status == 73)
 
         // Work after the backup reaches the hub and other replicas.
