@@ -4,6 +4,8 @@
 public enum CanonicalJSON {
     /// A JSON string literal for `s`.
     public static func string(_ s: String) -> String {
+        // Most strings (ids, names, dates) need no escape: copy them whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + s + "\"" }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {
@@ -19,6 +21,22 @@ public enum CanonicalJSON {
             }
         }
         return out + "\""
+    }
+
+    /// Appends the JSON string literal for `s` (the bytes of ``string(_:)``).
+    public static func append(string s: String, to out: inout [UInt8]) {
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(0x22)
+            out.append(contentsOf: s.utf8)
+            out.append(0x22)
+        } else {
+            out.append(contentsOf: string(s).utf8)
+        }
+    }
+
+    /// Appends the JSON literal for a stored value of a field (the bytes of ``value(_:kind:)``).
+    public static func append(value v: Value, kind: FieldKind, to out: inout [UInt8]) {
+        if case .text(let s) = v { append(string: s, to: &out) } else { out.append(contentsOf: value(v, kind: kind).utf8) }
     }
 
     /// A JSON literal for a stored value of a field: booleans as true/false, numbers as numbers,

@@ -29,6 +29,14 @@ public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// 16 lowercase hex digits.
     public var hex: String { String(rawValue, radix: 16).leftPadded(to: 16) }
 
+    /// Appends the 16 lowercase hex digits of ``hex`` as UTF-8.
+    public func appendHex(to out: inout [UInt8]) {
+        for shift in stride(from: 60, through: 0, by: -4) {
+            let d = UInt8(truncatingIfNeeded: (rawValue >> UInt64(shift)) & 0xF)
+            out.append(d < 10 ? 0x30 + d : 0x57 + d)
+        }
+    }
+
     /// Reads the 16-hex-digit text form.
     public init?(hex: String) {
         guard hex.utf8.count == 16, let v = UInt64(hex, radix: 16) else { return nil }

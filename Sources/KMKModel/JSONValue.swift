@@ -175,6 +175,19 @@ struct JSONParser {
 
     mutating func string() throws(JSONSyntaxError) -> String {
         i += 1  // opening quote
+        // Fast path: a string without escapes or control characters is its bytes as they are.
+        let start = i
+        var j = i
+        while j < bytes.count {
+            let b = bytes[j]
+            if b == UInt8(ascii: "\"") {
+                i = j + 1
+                guard let s = String(validating: bytes[start..<j], as: UTF8.self) else { throw error("a string is not valid UTF-8") }
+                return s
+            }
+            if b == UInt8(ascii: "\\") || b < 0x20 { break }
+            j += 1
+        }
         var out: [UInt8] = []
         while true {
             guard i < bytes.count else { throw error("unterminated string") }

@@ -20,7 +20,7 @@ public enum RecordID {
 
     /// Whether `s` is a record id: a UUID (any case) or a four-digit kommunkod.
     public static func isValid(_ s: String) -> Bool {
-        let c = Array(s.utf8)
+        let c = s.utf8
         if c.count == 4 { return c.allSatisfy { $0 >= 48 && $0 <= 57 } }
         guard c.count == 36 else { return false }
         for (i, b) in c.enumerated() {

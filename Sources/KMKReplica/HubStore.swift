@@ -170,23 +170,38 @@ public final class HubStore {
     private func merge(_ c: Change) throws -> Bool {
         let e = schema.entity(c.entity)!
         let col = c.isLifecycle ? 0 : e.field(c.field)!.number
-        let key: [Value] = [.integer(Int64(e.number)), .text(c.id), .integer(Int64(col))]
-        let stored = try db.cached("SELECT val, hlc, site, base FROM hub_register WHERE tbl = ? AND pk = ? AND col = ?")
-            .first(key) { row in
-                RegisterState(value: row.value(0), clock: HLC(int64: row.int64(1)), origin: siteID(row.int64(2)),
-                              base: HLC(int64: row.int64(3)))
-            }
+        let tbl = Int64(e.number)
+        var stored: RegisterState?
+        try db.cached("SELECT val, hlc, site, base FROM hub_register WHERE tbl = ? AND pk = ? AND col = ?").each(binding: { st in
+            st.bind(tbl, at: 1)
+            st.bind(c.id, at: 2)
+            st.bind(Int64(col), at: 3)
+        }) { row in
+            stored = RegisterState(value: row.value(0), clock: HLC(int64: row.int64(1)), origin: siteID(row.int64(2)),
+                                   base: HLC(int64: row.int64(3)))
+        }
         let incoming = RegisterState(c)
         let outcome = c.isLifecycle ? MergeRules.mergeLifecycle(stored: stored, incoming: incoming)
             : MergeRules.mergeField(stored: stored, incoming: incoming)
         guard outcome == .replace else { return false }
+        let site = try siteNumber(c.origin)
         lastSeq += 1
+        let seq = lastSeq
         try db.cached("""
             INSERT INTO hub_register (tbl, pk, col, muni, val, hlc, site, base, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (tbl, pk, col) DO UPDATE SET val = excluded.val, hlc = excluded.hlc, site = excluded.site,
             base = excluded.base, seq = excluded.seq
-            """).run(key + [c.municipality.map(Value.text) ?? .null, c.value, .integer(c.clock.int64),
-                            .integer(try siteNumber(c.origin)), .integer(c.base.int64), .integer(lastSeq)])
+            """).run { st in
+                st.bind(tbl, at: 1)
+                st.bind(c.id, at: 2)
+                st.bind(Int64(col), at: 3)
+                if let m = c.municipality { st.bind(m, at: 4) } else { st.bindNull(at: 4) }
+                st.bind(c.value, at: 5)
+                st.bind(c.clock.int64, at: 6)
+                st.bind(site, at: 7)
+                st.bind(c.base.int64, at: 8)
+                st.bind(seq, at: 9)
+            }
         return true
     }
 

@@ -82,8 +82,12 @@ extension Replica {
         guard !candidates.isEmpty else { return nil }
         var taken: [(seq: Int64, change: Change)] = []
         var bytes = 100
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
         for c in candidates {
-            let size = c.change.json(schema: schema).utf8.count + 2
+            line.removeAll(keepingCapacity: true)
+            c.change.appendJSON(to: &line, schema: schema)
+            let size = line.count + 2
             if !taken.isEmpty, bytes + size > maxBytes { break }
             taken.append(c)
             bytes += size

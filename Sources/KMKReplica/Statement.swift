@@ -65,6 +65,24 @@ final class Statement {
         sqlite3_reset(handle)
     }
 
+    /// Runs a statement that returns no rows, its parameters bound by `bind` (no `[Value]` array).
+    func run(binding bind: (Statement) -> Void) throws {
+        sqlite3_reset(handle)
+        bind(self)
+        while try step() {}
+        sqlite3_reset(handle)
+    }
+
+    /// Runs a query, its parameters bound by `bind`, and hands each row to `row`.
+    func each(binding bind: (Statement) -> Void, _ row: (Statement) throws -> Void) throws {
+        sqlite3_reset(handle)
+        bind(self)
+        defer { sqlite3_reset(handle) }
+        while try step() { try row(self) }
+    }
+
+    func bindNull(at index: Int32) { sqlite3_bind_null(handle, index) }
+
     /// Runs a query and maps each row.
     func rows<T>(_ values: [Value] = [], _ map: (Statement) throws -> T) throws -> [T] {
         reset()
@@ -98,7 +116,8 @@ final class Statement {
 
     func text(_ i: Int32) -> String? {
         guard let p = sqlite3_column_text(handle, i) else { return nil }
-        return String(cString: p)
+        let n = Int(sqlite3_column_bytes(handle, i))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
     }
 
     func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }

@@ -5,15 +5,33 @@ extension Change {
     /// `{"entity":…,"id":…,"field":…,"value":…,"clock":"16 hex","origin":…,"base":"16 hex","municipality":…}`.
     /// Values are written as in an export (yes/no as true/false); a lifecycle value is an integer.
     public func json(schema: Schema = .current) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        appendJSON(to: &out, schema: schema)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the UTF-8 bytes of ``json(schema:)`` to `out` (no intermediate strings).
+    public func appendJSON(to out: inout [UInt8], schema: Schema = .current) {
         let kind = isLifecycle ? FieldKind.integer(min: 0, max: .max)
             : schema.entity(entity)?.field(field)?.kind ?? .text(maxLength: .max)
-        var out = "{\"entity\":" + CanonicalJSON.string(entity)
-        out += ",\"id\":" + CanonicalJSON.string(id)
-        out += ",\"field\":" + CanonicalJSON.string(field)
-        out += ",\"value\":" + CanonicalJSON.value(value, kind: kind)
-        out += ",\"clock\":\"" + clock.hex + "\",\"origin\":" + CanonicalJSON.string(origin)
-        out += ",\"base\":\"" + base.hex + "\",\"municipality\":" + (municipality.map(CanonicalJSON.string) ?? "null") + "}"
-        return out
+        out.append(contentsOf: #"{"entity":"#.utf8)
+        CanonicalJSON.append(string: entity, to: &out)
+        out.append(contentsOf: #","id":"#.utf8)
+        CanonicalJSON.append(string: id, to: &out)
+        out.append(contentsOf: #","field":"#.utf8)
+        CanonicalJSON.append(string: field, to: &out)
+        out.append(contentsOf: #","value":"#.utf8)
+        CanonicalJSON.append(value: value, kind: kind, to: &out)
+        out.append(contentsOf: #","clock":""#.utf8)
+        clock.appendHex(to: &out)
+        out.append(contentsOf: #"","origin":"#.utf8)
+        CanonicalJSON.append(string: origin, to: &out)
+        out.append(contentsOf: #","base":""#.utf8)
+        base.appendHex(to: &out)
+        out.append(contentsOf: #"","municipality":"#.utf8)
+        if let municipality { CanonicalJSON.append(string: municipality, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// Reads and checks one change: the entity and field must exist and be synced (a local-only
@@ -33,7 +51,7 @@ extension Change {
         guard let clockText = json["clock"]?.stringValue, let clock = HLC(hex: clockText) else {
             throw fail("\"clock\" must be 16 hexadecimal digits")
         }
-        guard let origin = json["origin"]?.stringValue, RecordID.isValid(origin), origin.count == 36 else {
+        guard let origin = json["origin"]?.stringValue, RecordID.isValid(origin), origin.utf8.count == 36 else {
             throw fail("\"origin\" must be a replica id (a UUID)")
         }
         var base = HLC.zero

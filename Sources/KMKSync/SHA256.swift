@@ -32,6 +32,21 @@ public struct SHA256: Sendable {
         }
     }
 
+    /// Adds bytes to the message, 64-byte blocks at a time.
+    public mutating func update(_ bytes: [UInt8]) {
+        length &+= UInt64(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            let take = min(64 - buffer.count, bytes.count - i)
+            buffer.append(contentsOf: bytes[i..<i + take])
+            i += take
+            if buffer.count == 64 {
+                compress(buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
     /// Adds the UTF-8 bytes of a string.
     public mutating func update(_ string: String) { update(Array(string.utf8)) }
 

@@ -18,13 +18,17 @@ public struct PullPage: Hashable, Sendable {
     }
 
     public func json(schema spec: Schema = .current) -> String {
-        var out = "{\"hub\":" + CanonicalJSON.string(hub) + ",\"schema\":\(schema),\"cursor\":" + CanonicalJSON.string(cursor)
-        out += ",\"more\":\(more),\"changes\":["
+        let start = "{\"hub\":" + CanonicalJSON.string(hub) + ",\"schema\":\(schema),\"cursor\":" + CanonicalJSON.string(cursor)
+            + ",\"more\":\(more),\"changes\":["
+        var out: [UInt8] = []
+        out.reserveCapacity(start.utf8.count + changes.count * 256)
+        out.append(contentsOf: start.utf8)
         for (i, c) in changes.enumerated() {
-            if i > 0 { out += ",\n" }
-            out += c.json(schema: spec)
+            if i > 0 { out.append(contentsOf: ",\n".utf8) }
+            c.appendJSON(to: &out, schema: spec)
         }
-        return out + "]}"
+        out.append(contentsOf: "]}".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public init(json: JSONValue, schema spec: Schema = .current) throws(SyncError) {

@@ -23,21 +23,35 @@ public struct PushBatch: Hashable, Sendable {
     /// applied for each replica, so a replica restored from a backup that sends other changes under
     /// a number already used is told to renumber (SPEC.md §11.4) instead of being acknowledged.
     public var digest: String {
-        var h = SHA256()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(changes.count * 110)
         for c in changes {
-            h.update(c.entity + "\u{1F}" + c.id + "\u{1F}" + c.field + "\u{1F}" + c.clock.hex + "\u{1F}" + c.origin + "\n")
+            bytes.append(contentsOf: c.entity.utf8)
+            bytes.append(0x1F)
+            bytes.append(contentsOf: c.id.utf8)
+            bytes.append(0x1F)
+            bytes.append(contentsOf: c.field.utf8)
+            bytes.append(0x1F)
+            c.clock.appendHex(to: &bytes)
+            bytes.append(0x1F)
+            bytes.append(contentsOf: c.origin.utf8)
+            bytes.append(0x0A)
         }
-        return SHA256.hex(h.finalize())
+        return SHA256.hex(SHA256.hash(bytes))
     }
 
     /// The request body.
     public func json(schema spec: Schema = .current) -> String {
-        var out = "{\"replica\":" + CanonicalJSON.string(replica) + ",\"batch\":\(batch),\"schema\":\(schema),\"changes\":["
+        let start = "{\"replica\":" + CanonicalJSON.string(replica) + ",\"batch\":\(batch),\"schema\":\(schema),\"changes\":["
+        var out: [UInt8] = []
+        out.reserveCapacity(start.utf8.count + changes.count * 256)
+        out.append(contentsOf: start.utf8)
         for (i, c) in changes.enumerated() {
-            if i > 0 { out += ",\n" }
-            out += c.json(schema: spec)
+            if i > 0 { out.append(contentsOf: ",\n".utf8) }
+            c.appendJSON(to: &out, schema: spec)
         }
-        return out + "]}"
+        out.append(contentsOf: "]}".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Reads the envelope only: replica, batch and schema, and the raw changes. The changes are
