@@ -54,7 +54,7 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Verify the replica: SQLite integrity, the change log, the records against it, the cursors, and the checksum against the hub.",
-        discussion: "Reads only. Exit 0 when everything holds, 65 when a check failed, 69 when the hub could not be asked (with --hub)."
+        discussion: "Reads only. Exit 0 when everything holds, 65 when a check failed, 69 when the hub could not be asked (unless --offline)."
     )
     @OptionGroup var options: ReplicaOptions
     @Option(help: ArgumentHelp("Read the hub token from this file (else $KMK_TOKEN, else REPLICA.token).", valueName: "file"))
