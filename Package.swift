@@ -65,7 +65,7 @@ let package = Package(
         // Shared by the test targets: a seeded generator, a hand-moved clock, random edits.
         .target(name: "KMKTestSupport", dependencies: ["KMKModel", "KMKReplica"], path: "Tests/KMKTestSupport"),
         .testTarget(name: "KMKModelTests", dependencies: ["KMKModel", "KMKTestSupport"]),
-        .testTarget(name: "KMKSyncTests", dependencies: ["KMKSync", "KMKModel"]),
+        .testTarget(name: "KMKSyncTests", dependencies: ["KMKSync", "KMKModel", "KMKTestSupport"]),
         .testTarget(name: "KMKReplicaTests", dependencies: ["KMKReplica", "KMKSync", "KMKModel", "CSQLite", "KMKTestSupport"]),
         .testTarget(name: "KMKHubTests", dependencies: ["KMKHub", "KMKClient", "KMKReplica", "KMKSync", "KMKModel", "KMKTestSupport"]),
         .testTarget(name: "KMKBenchTests", dependencies: ["KMKBench"]),

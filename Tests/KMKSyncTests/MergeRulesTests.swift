@@ -1,6 +1,7 @@
 import KMKModel
 import KMKSync
 import Testing
+import KMKTestSupport
 
 @Suite("Merge rules")
 struct MergeRulesTests {
@@ -39,7 +40,7 @@ struct MergeRulesTests {
 
     @Test("merge is commutative, associative and idempotent over random writes", arguments: [7, 99, 2026])
     func algebra(seed: Int) {
-        var local = SeededGenerator(seed: UInt64(seed))
+        var local = SplitMix64(seed: UInt64(seed))
         print("merge algebra seed \(seed)")
         for _ in 0..<500 {
             // A replica never issues one clock twice, so (clock, origin) identifies a write and its value.
@@ -68,17 +69,5 @@ struct MergeRulesTests {
         #expect(MergeRules.isConflict(a, bBlind))
         #expect(!MergeRules.isConflict(a, w(.text("x"), 20, "b")), "equal values are not a conflict")
         #expect(!MergeRules.concurrent(a, w(.text("z"), 30, "a")), "one replica's writes are ordered")
-    }
-}
-
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
