@@ -41,9 +41,16 @@ extension HubStore {
                 SELECT seq, tbl, pk, col, muni, val, hlc, site, base FROM hub_register WHERE seq > ? ORDER BY seq LIMIT ?
                 """).rows([.integer(after), .integer(Int64(limit + 1))]) { self.registerRow($0) }
         case .municipality(let code):
+            // Two ordered range scans of (muni, seq), merged: each reads at most limit + 1 rows.
+            // (With `muni = ? OR muni IS NULL` SQLite reads every row after the cursor and sorts
+            // them, so each page cost grew with what was left to pull.)
             rows = try db.cached("""
-                SELECT seq, tbl, pk, col, muni, val, hlc, site, base FROM hub_register
-                WHERE seq > ? AND (muni = ? OR muni IS NULL) ORDER BY seq LIMIT ?
+                SELECT * FROM (SELECT seq, tbl, pk, col, muni, val, hlc, site, base FROM hub_register
+                               WHERE muni = ?2 AND seq > ?1 ORDER BY seq LIMIT ?3)
+                UNION ALL
+                SELECT * FROM (SELECT seq, tbl, pk, col, muni, val, hlc, site, base FROM hub_register
+                               WHERE muni IS NULL AND seq > ?1 ORDER BY seq LIMIT ?3)
+                ORDER BY 1 LIMIT ?3
                 """).rows([.integer(after), .text(code), .integer(Int64(limit + 1))]) { self.registerRow($0) }
         }
         let more = rows.count > limit

@@ -16,9 +16,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print the lines as JSON.") var json = false
     @Option(help: "Run only these benchmarks (comma-separated: P1,P2,…).") var only: String?
     @Option(help: "Keep the files in this folder instead of a temporary one.") var keep: String?
+    @Option(help: "P3's changes (default 1,000,000; 50,000 with --quick), e.g. to profile one size.") var changes: Int?
 
     func run() async throws {
         var options = Bench.Options(sizes: quick ? .quick : .full, executable: Bundle.main.executablePath, directory: keep)
+        if let changes {
+            guard changes >= 100 else { throw ValidationError("--changes must be at least 100") }
+            options.sizes.endToEndChanges = changes
+        }
         options.only = Set((only ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() })
         options.progress = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
         let lines: [BenchLine]
