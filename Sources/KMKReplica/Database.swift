@@ -79,6 +79,19 @@ final class Database {
         }
     }
 
+    /// The virtual-machine steps all of this connection's statements ran since the last call,
+    /// and resets the counts: a measure of work that does not depend on the machine's speed, so
+    /// tests can check that a query's cost does not grow with the history (never time).
+    func takeVMSteps() -> Int64 {
+        var total: Int64 = 0
+        var st = sqlite3_next_stmt(handle, nil)
+        while let s = st {
+            total += Int64(sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 1))
+            st = sqlite3_next_stmt(handle, s)
+        }
+        return total
+    }
+
     /// Whether a transaction is open.
     var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 

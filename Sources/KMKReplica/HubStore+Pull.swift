@@ -66,6 +66,10 @@ extension HubStore {
         return .page(PullPage(hub: hubID, schema: schema.version, changes: page.compactMap(\.1), cursor: next.text, more: more))
     }
 
+    /// SQLite's virtual-machine steps since the last call (see ``Database/takeVMSteps()``); for
+    /// tests that check a pull's work does not grow with the history.
+    package func takeVMSteps() -> Int64 { db.takeVMSteps() }
+
     private func registerRow(_ row: Statement) -> (Int64, Change?) {
         (row.int64(0), change(tbl: row.int64(1), pk: row.text(2) ?? "", col: row.int64(3), muni: row.isNull(4) ? nil : row.text(4),
                               val: row.value(5), hlc: row.int64(6), site: row.int64(7), base: row.int64(8)))
