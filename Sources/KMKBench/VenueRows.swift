@@ -18,12 +18,12 @@ struct VenueRows {
     var count: Int { ids.count }
 
     init(count: Int, seed: UInt64) {
-        var rng = BenchRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         ids = (0..<count).map { _ in RecordID.make(using: &rng) }
         values = (0..<count).map { i in VenueRows.row(i, round: 0, rng: &rng) }
     }
 
-    static func row(_ i: Int, round: Int, rng: inout BenchRandom) -> [Value] {
+    static func row(_ i: Int, round: Int, rng: inout SplitMix64) -> [Value] {
         let streets = ["Storgatan", "Kungsgatan", "Drottninggatan", "Hamngatan", "Fristadstorget", "Nygatan"]
         let year = 2010 + (i + round) % 15
         let month = 1 + (i + round) % 12
@@ -52,7 +52,7 @@ struct VenueRows {
 
     /// The rows after one update of every field: each value differs from the round before.
     func updatingAll(round: Int, seed: UInt64) -> VenueRows {
-        var rng = BenchRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var out = self
         out.values = (0..<count).map { i in VenueRows.row(i, round: round, rng: &rng) }
         return out
@@ -71,16 +71,3 @@ struct VenueRows {
 }
 
 private func pad2(_ n: Int) -> String { n < 10 ? "0\(n)" : String(n) }
-
-/// SplitMix64: a small seeded generator, so every run writes the same rows.
-struct BenchRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

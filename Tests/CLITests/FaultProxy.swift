@@ -1,4 +1,5 @@
 import Foundation
+import KMKModel
 import KMKTestSupport
 #if canImport(Glibc)
 import Glibc

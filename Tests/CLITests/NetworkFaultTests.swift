@@ -1,4 +1,5 @@
 import Foundation
+import KMKModel
 import KMKTestSupport
 import Testing
 

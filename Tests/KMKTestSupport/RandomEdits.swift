@@ -6,7 +6,7 @@ import KMKReplica
 public enum RandomEdits {
     public static let editable: [EntitySpec] = Schema.current.entities.filter { $0.scope == .municipal }
 
-    public static func edit(_ r: Replica, _ rng: inout SplitMix64) throws {
+    package static func edit(_ r: Replica, _ rng: inout SplitMix64) throws {
         // Bias towards a few entities and fields so that replicas often edit the same things.
         let e: EntitySpec
         switch Int.random(in: 0..<10, using: &rng) {
@@ -42,7 +42,7 @@ public enum RandomEdits {
 
     public static let texts = ["", "Krogen Åkerö", "ÄÖÅ äöå", "Nattklubb 🦉🍸", "x", "Δ \"quoted\" \\ back", "rad 1\nrad 2"]
 
-    public static func randomValue(_ f: FieldSpec, _ r: Replica, _ rng: inout SplitMix64, required: Bool) throws -> Value? {
+    package static func randomValue(_ f: FieldSpec, _ r: Replica, _ rng: inout SplitMix64, required: Bool) throws -> Value? {
         if !required, Int.random(in: 0..<6, using: &rng) == 0 { return .null }
         switch f.kind {
         case .text: return .text(Self.texts.randomElement(using: &rng)!)
