@@ -26,25 +26,38 @@ public struct SHA256: Sendable {
             length &+= 1
             buffer.append(b)
             if buffer.count == 64 {
-                compress(buffer)
-                buffer.removeAll(keepingCapacity: true)
+                compressBuffer()
             }
         }
     }
 
-    /// Adds bytes to the message, 64-byte blocks at a time.
+    /// Adds bytes to the message: whole 64-byte blocks are compressed straight from `bytes`.
     public mutating func update(_ bytes: [UInt8]) {
         length &+= UInt64(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            let take = min(64 - buffer.count, bytes.count - i)
-            buffer.append(contentsOf: bytes[i..<i + take])
-            i += take
-            if buffer.count == 64 {
-                compress(buffer)
-                buffer.removeAll(keepingCapacity: true)
+        bytes.withUnsafeBytes { raw in
+            var i = 0
+            if !buffer.isEmpty {
+                let take = min(64 - buffer.count, raw.count)
+                buffer.append(contentsOf: raw[0..<take])
+                i = take
+                guard buffer.count == 64 else { return }
+                compressBuffer()
             }
+            while raw.count - i >= 64 {
+                compress(UnsafeRawBufferPointer(rebasing: raw[i..<i + 64]))
+                i += 64
+            }
+            buffer.append(contentsOf: raw[i...])
         }
+    }
+
+    /// Compresses the full 64-byte buffer and empties it, keeping its storage.
+    private mutating func compressBuffer() {
+        var block: [UInt8] = []
+        swap(&block, &buffer)
+        block.withUnsafeBytes { compress($0) }
+        block.removeAll(keepingCapacity: true)
+        buffer = block
     }
 
     /// Adds the UTF-8 bytes of a string.
@@ -56,7 +69,9 @@ public struct SHA256: Sendable {
         var tail = buffer + [0x80]
         while tail.count % 64 != 56 { tail.append(0) }
         for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-        for start in stride(from: 0, to: tail.count, by: 64) { compress(Array(tail[start..<start + 64])) }
+        tail.withUnsafeBytes { raw in
+            for start in stride(from: 0, to: raw.count, by: 64) { compress(UnsafeRawBufferPointer(rebasing: raw[start..<start + 64])) }
+        }
         buffer.removeAll()
         return h.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * UInt32($0))) } }
     }
@@ -83,17 +98,23 @@ public struct SHA256: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private mutating func compress(_ block: [UInt8]) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16 | UInt32(block[4 * i + 2]) << 8
-                | UInt32(block[4 * i + 3])
+    private mutating func compress(_ block: UnsafeRawBufferPointer) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 {
+                w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16 | UInt32(block[4 * i + 2]) << 8
+                    | UInt32(block[4 * i + 3])
+            }
+            for i in 16..<64 {
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            rounds(UnsafeBufferPointer(w))
         }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
+    }
+
+    /// The 64 rounds of one block over its message schedule `w`.
+    private mutating func rounds(_ w: UnsafeBufferPointer<UInt32>) {
         var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
         for i in 0..<64 {
             let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)

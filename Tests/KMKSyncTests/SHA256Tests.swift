@@ -25,6 +25,12 @@ struct SHA256Tests {
             t.update(message[..<cut])
             t.update(message[cut...])
             #expect(t.finalize() == whole, "cut at \(cut)")
+            // The array path (whole blocks straight from the input), mixed with the byte path.
+            var u = SHA256()
+            u.update(Array(message[..<cut]))
+            u.update(message[cut..<min(message.count, cut + 7)])
+            u.update(Array(message[min(message.count, cut + 7)...]))
+            #expect(u.finalize() == whole, "array cut at \(cut)")
         }
     }
 }
