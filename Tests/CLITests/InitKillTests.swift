@@ -1,0 +1,117 @@
+import Foundation
+import KMKModel
+import KMKTestSupport
+import Testing
+
+/// `init` and `import` killed with SIGKILL at random points: `init` leaves either no file under
+/// the name (and can simply be run again) or a whole replica; `import` (one transaction) leaves
+/// either none or all of the file's records, and running it again gives the same replica.
+@Suite("killed init and import", .serialized)
+struct InitKillTests {
+    static let seed = SplitMix64.seed(from: "KMK_CRASH_SEED")
+
+    /// Starts `kmk-sync ARGS` in `cli`'s folder, kills it after `delay` µs, and waits (at most 30 s).
+    /// True when the kill ended it (false: it had finished).
+    func runKilled(_ cli: CLI, _ args: [String], after delay: UInt32) throws -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = args
+        p.currentDirectoryURL = cli.directory
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        usleep(delay)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        let deadline = Date().addingTimeInterval(30)
+        while p.isRunning, Date() < deadline { usleep(2_000) }
+        #expect(!p.isRunning, "kmk-sync \(args.first ?? "") outlived SIGKILL by 30 s")
+        p.waitUntilExit()
+        return p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL
+    }
+
+    /// Microseconds a normal run takes (the fastest of three, after a first one): the kills are
+    /// spread over 0 to 1.2 times it. `args(n)` gives the n-th run's arguments.
+    func duration(_ cli: CLI, _ args: (Int) -> [String]) throws -> UInt32 {
+        var fastest = Double.infinity
+        for n in 0..<4 {
+            let start = Date()
+            let r = try cli.run(args(n))
+            #expect(r.status == 0, "\(r.stderr)")
+            if n > 0 { fastest = min(fastest, Date().timeIntervalSince(start)) }
+        }
+        return UInt32(max(1_000, fastest * 1_200_000))
+    }
+
+    @Test("a killed init leaves no file under the name, or a whole replica; init runs again")
+    func killedInit() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        var rng = SplitMix64(seed: Self.seed)
+        let span = try duration(cli) { ["init", "probe\($0).kmk", "--municipality", "0484"] }
+        var outcomes = (none: 0, whole: 0, finished: 0)
+        let started = Date()
+        for i in 0..<30 where Date().timeIntervalSince(started) < 120 {
+            let name = "r\(i).kmk"
+            let path = cli.path(name)
+            let killed = try runKilled(cli, ["init", name, "--municipality", "0484"], after: UInt32.random(in: 0...span, using: &rng))
+            if FileManager.default.fileExists(atPath: path) {
+                let check = try cli.run("check", "--offline", "--replica", name)
+                #expect(check.status == 0, "seed \(Self.seed), run \(i): a file under the name must be a whole replica: \(check.stdout) \(check.stderr)")
+                #expect(try cli.run("venue", "list", "--replica", name).status == 0)
+                if killed { outcomes.whole += 1 } else { outcomes.finished += 1 }
+            } else {
+                #expect(killed, "seed \(Self.seed), run \(i): init finished but made no file")
+                let again = try cli.run("init", name, "--municipality", "0484")
+                #expect(again.status == 0, "seed \(Self.seed), run \(i): init again after a kill: \(again.stderr)")
+                outcomes.none += 1
+            }
+            // Never a file of the replica's name that is not a replica; side files are hidden.
+            let visible = try FileManager.default.contentsOfDirectory(atPath: cli.directory.path).filter { !$0.hasPrefix(".") }
+            #expect(visible.allSatisfy { $0.hasSuffix(".kmk") || $0.hasSuffix(".kmk-wal") || $0.hasSuffix(".kmk-shm") }, "\(visible)")
+        }
+        print("killed init: seed \(Self.seed), kills spread over \(span) µs: \(outcomes.none) left no file, "
+            + "\(outcomes.whole) left a whole replica, \(outcomes.finished) had finished")
+    }
+
+    @Test("a killed import leaves none or all of the file's records; importing again gives the same replica")
+    func killedImport() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        var rng = SplitMix64(seed: Self.seed ^ 0x5EED)
+        var records: [String] = []
+        for n in 0..<300 {
+            let id = RecordID.make(using: &rng)
+            records.append("{\"entity\":\"venue\",\"id\":\"\(id)\",\"fields\":{\"name\":\"Krog \(n)\",\"membership\":\"member\",\"staff_count\":\(n)}}")
+        }
+        let doc = "{\"format\":\"kmk-sync-export\",\"municipality\":\"0484\",\"schema\":1,\"records\":[\n"
+            + records.joined(separator: ",\n") + "\n]}\n"
+        try doc.write(toFile: cli.path("venues.json"), atomically: true, encoding: .utf8)
+        for n in 0..<4 { #expect(try cli.run("init", "probe\(n).kmk", "--municipality", "0484").status == 0) }
+        let span = try duration(cli) { ["import", "venues.json", "--replica", "probe\($0).kmk"] }
+        let reference = try cli.run("export", "--replica", "probe0.kmk").stdout
+        var outcomes = (none: 0, all: 0)
+        let started = Date()
+        for i in 0..<20 where Date().timeIntervalSince(started) < 120 {
+            let name = "i\(i).kmk"
+            #expect(try cli.run("init", name, "--municipality", "0484").status == 0)
+            _ = try runKilled(cli, ["import", "venues.json", "--replica", name], after: UInt32.random(in: 0...span, using: &rng))
+            #expect(try SQLiteShell.integrity(cli.path(name)) == "ok", "seed \(Self.seed), run \(i)")
+            let venues = Int(try SQLiteShell.run(cli.path(name), "SELECT count(*) FROM venue;", readOnly: true).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            #expect(venues == 0 || venues == 300, "seed \(Self.seed), run \(i): \(venues) venues after a killed import")
+            if venues == 0 { outcomes.none += 1 } else { outcomes.all += 1 }
+            let again = try cli.run("import", "venues.json", "--replica", name)
+            #expect(again.status == 0, "seed \(Self.seed), run \(i): \(again.stderr)")
+            #expect(try cli.run("check", "--offline", "--replica", name).status == 0)
+            let export = try cli.run("export", "--replica", name).stdout
+            #expect(Self.records(export) == Self.records(reference), "seed \(Self.seed), run \(i): the replica differs after importing again")
+        }
+        print("killed import: seed \(Self.seed), kills spread over \(span) µs: \(outcomes.none) left none, \(outcomes.all) left all")
+    }
+
+    /// The record lines of an export (the header names the replica and the time, which differ).
+    static func records(_ export: String) -> [Substring] {
+        export.split(separator: "\n").filter { $0.contains("\"entity\":\"venue\"") }
+    }
+}
