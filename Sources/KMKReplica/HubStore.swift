@@ -30,25 +30,23 @@ public final class HubStore {
     public static func open(at path: String, schema: Schema = .current, now: @escaping Replica.WallClock = Replica.systemClock) throws -> HubStore {
         let exists = FileManager.default.fileExists(atPath: path)
         if exists { try Replica.checkHeader(path) }
-        let db: Database
-        do {
-            db = try Database(path: path, create: !exists)
-        } catch let e as ReplicaError where !exists {
-            throw ReplicaError(.cannotCreate, "cannot create the hub store \(path): \(e.message)")
-        }
-        if !exists {
-            try db.execute("PRAGMA journal_mode = WAL")
-            try db.transaction {
-                try db.execute(HubDDL.create)
-                let put = try db.prepare("INSERT INTO hub_meta (key, value) VALUES (?, ?)")
-                for (k, v): (String, Value) in [
-                    ("format", .text(HubDDL.format)), ("schema_version", .integer(Int64(schema.version))),
-                    ("hub_id", .text(RecordID.make())), ("created_at", .integer(Int64(now()))), ("seq", .integer(0)),
-                ] {
-                    try put.run([.text(k), v])
-                }
+        if !exists, path != ":memory:" {
+            // Made whole under a hidden side name, then linked to `path`: a hub killed while it
+            // creates its store leaves no broken store behind, and simply starts again.
+            let side = Database.sidePath(for: path)
+            do {
+                let db = try create(at: side, named: path, schema: schema, now: now)
+                try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.close()
+                try Database.publish(side, as: path, refusal: "another hub created it at the same time; start this hub again")
+            } catch {
+                Database.removeSide(side)
+                throw error
             }
+            Database.removeSide(side)
+            return try open(at: path, schema: schema, now: now)
         }
+        let db = exists ? try Database(path: path, create: false) : try create(at: path, named: path, schema: schema, now: now)
         let meta: [String: Value]
         do {
             meta = Dictionary(try db.prepare("SELECT key, value FROM hub_meta").rows { ($0.text(0) ?? "", $0.value(1)) },
@@ -74,6 +72,28 @@ public final class HubStore {
             if !columns.contains(column) { try db.execute(sql) }
         }
         return try HubStore(path: path, db: db, hubID: id, seq: meta["seq"]?.integer ?? 0, schema: schema, now: now)
+    }
+
+    /// Makes a new, empty hub store at `path`; messages name it `name`.
+    private static func create(at path: String, named name: String, schema: Schema, now: Replica.WallClock) throws -> Database {
+        let db: Database
+        do {
+            db = try Database(path: path, create: true)
+        } catch let e as ReplicaError {
+            throw ReplicaError(.cannotCreate, "cannot create the hub store \(name): \(e.message.replacingOccurrences(of: path, with: name))")
+        }
+        try db.execute("PRAGMA journal_mode = WAL")
+        try db.transaction {
+            try db.execute(HubDDL.create)
+            let put = try db.prepare("INSERT INTO hub_meta (key, value) VALUES (?, ?)")
+            for (k, v): (String, Value) in [
+                ("format", .text(HubDDL.format)), ("schema_version", .integer(Int64(schema.version))),
+                ("hub_id", .text(RecordID.make())), ("created_at", .integer(Int64(now()))), ("seq", .integer(0)),
+            ] {
+                try put.run([.text(k), v])
+            }
+        }
+        return db
     }
 
     private init(path: String, db: Database, hubID: String, seq: Int64, schema: Schema, now: @escaping Replica.WallClock) throws {

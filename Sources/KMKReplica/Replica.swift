@@ -67,41 +67,19 @@ public final class Replica {
         }
         // The file is made whole under a hidden side name and then linked to `path`: a kill or a
         // full disk meanwhile leaves nothing under `path`, so `init` can simply be run again.
-        let url = URL(fileURLWithPath: path)
-        let side = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).init-\(RecordID.make().prefix(8)).partial").path
+        let side = Database.sidePath(for: path)
         do {
             let replica = try build(at: side, named: path, municipality: municipality, replicaID: replicaID, schema: schema, now: now)
             // Everything into the main file, so the file linked to `path` is the whole replica.
             try replica.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             replica.close()
-            try publish(side, as: path)
+            try Database.publish(side, as: path, refusal: "kmk-sync init never overwrites a file. Choose another path")
         } catch {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: side + suffix) }
+            Database.removeSide(side)
             throw error
         }
-        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: side + suffix) }
+        Database.removeSide(side)
         return try open(at: path, schema: schema, now: now)
-    }
-
-    /// Gives the finished side file the name `path` without ever replacing a file there (a
-    /// hard link, then the side name removed); where the file system has no hard links, a rename.
-    private static func publish(_ side: String, as path: String) throws {
-        if link(side, path) == 0 {
-            unlink(side)
-            return
-        }
-        let code = errno
-        switch code {
-        case EEXIST:
-            throw ReplicaError(.cannotCreate, "\(path) already exists; kmk-sync init never overwrites a file. Choose another path")
-        case EPERM, EXDEV, EOPNOTSUPP, EMLINK:
-            guard !FileManager.default.fileExists(atPath: path), rename(side, path) == 0 else {
-                throw ReplicaError(.cannotCreate, "cannot create \(path): \(String(cString: strerror(errno))); check the folder")
-            }
-        default:
-            throw ReplicaError(.cannotCreate, "cannot create \(path): \(String(cString: strerror(code))); check the folder and its permissions")
-        }
     }
 
     /// Makes a new replica file at `path`; messages name it `name` (the path the user gave).

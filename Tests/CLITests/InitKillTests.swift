@@ -74,6 +74,35 @@ struct InitKillTests {
             + "\(outcomes.whole) left a whole replica, \(outcomes.finished) had finished")
     }
 
+    @Test("a hub killed while it creates its store leaves no store or a whole one; it starts again")
+    func killedHubCreation() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        var rng = SplitMix64(seed: Self.seed ^ 0x4B5B)
+        // `hub token create` opens the store the way `hub serve` does, creating it when missing.
+        let span = try duration(cli) { ["hub", "token", "create", "--db", "probe\($0).db", "--styrgrupp"] }
+        var outcomes = (none: 0, whole: 0)
+        let started = Date()
+        for i in 0..<20 where Date().timeIntervalSince(started) < 120 {
+            let name = "hub\(i).db"
+            let killed = try runKilled(cli, ["hub", "token", "create", "--db", name, "--municipality", "0484"],
+                                       after: UInt32.random(in: 0...span, using: &rng))
+            if FileManager.default.fileExists(atPath: cli.path(name)) {
+                if killed { outcomes.whole += 1 }
+            } else {
+                #expect(killed, "seed \(Self.seed), run \(i): token create finished but made no store")
+                outcomes.none += 1
+            }
+            // Whatever the kill left, the hub starts on it: the store is whole or is made anew.
+            let again = try cli.run("hub", "token", "create", "--db", name, "--municipality", "0484")
+            #expect(again.status == 0, "seed \(Self.seed), run \(i): \(again.stderr)")
+            #expect(try cli.run("hub", "token", "list", "--db", name).status == 0)
+            #expect(try SQLiteShell.integrity(cli.path(name)) == "ok")
+        }
+        print("killed hub creation: seed \(Self.seed), kills spread over \(span) µs: \(outcomes.none) left no store, "
+            + "\(outcomes.whole) left a whole one")
+    }
+
     @Test("a killed import leaves none or all of the file's records; importing again gives the same replica")
     func killedImport() throws {
         let cli = try CLI()
