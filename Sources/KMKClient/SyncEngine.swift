@@ -117,31 +117,41 @@ public struct SyncEngine {
     /// Pulls pages until the hub has no more; each page is applied with its cursor in one
     /// transaction. A stale cursor (a restored hub) restarts the pull from the beginning and
     /// marks the whole log for pushing again.
+    ///
+    /// The next page is fetched while this one is applied (its cursor is in this page), so the
+    /// hub's reading and encoding and this replica's writing overlap. Pages are still applied
+    /// one at a time, in order, each with its own cursor; a page fetched ahead is thrown away
+    /// when applying fails.
     public func pull() async throws -> PullSummary {
         _ = try await handshake()
         var summary = PullSummary()
-        var cursor = try replica.remoteState().cursor
-        var more = true
-        while more {
+        let client = self.client
+        let limit = pageLimit
+        let nationalOnly = replica.municipality.isNational
+        func fetch(_ cursor: String?) -> Task<PullPage, any Error> {
+            Task { try await client.pull(cursor: cursor, limit: limit, nationalOnly: nationalOnly) }
+        }
+        var next: Task<PullPage, any Error>? = fetch(try replica.remoteState().cursor)
+        defer { next?.cancel() }
+        while let fetching = next {
             let page: PullPage
             do {
-                page = try await client.pull(cursor: cursor, limit: pageLimit, nationalOnly: replica.municipality.isNational)
+                page = try await fetching.value
             } catch let e as WireError where e.code == "stale_cursor" && !summary.restarted {
                 try replica.restartPull()
                 let state = try replica.remoteState()
                 try replica.restartPush(nextBatch: state.lastBatch + 1)
                 summary.restarted = true
-                cursor = nil
+                next = fetch(nil)
                 continue
             }
+            next = page.more ? fetch(page.cursor) : nil
             summary.pages += 1
             if case .exitBeforePullApply(let n)? = fault, n == summary.pages { SyncEngine.die("before applying pull page \(n)") }
             let result = try replica.applyPulled(page, maxDrift: maxDrift)
             summary.changes += page.changes.count
             summary.applied += result.applied
             summary.conflicts += result.conflicts.count
-            cursor = page.cursor
-            more = page.more
             progress("pull: \(summary.changes) changes")
         }
         return summary

@@ -178,14 +178,18 @@ struct JSONParser {
         // Fast path: a string without escapes or control characters is its bytes as they are.
         let start = i
         var j = i
+        var ascii = true
         while j < bytes.count {
             let b = bytes[j]
             if b == UInt8(ascii: "\"") {
                 i = j + 1
+                // ASCII (ids, clocks, field names) is valid UTF-8 as it is: no validation pass.
+                if ascii { return String(decoding: bytes[start..<j], as: UTF8.self) }
                 guard let s = String(validating: bytes[start..<j], as: UTF8.self) else { throw error("a string is not valid UTF-8") }
                 return s
             }
             if b == UInt8(ascii: "\\") || b < 0x20 { break }
+            if b >= 0x80 { ascii = false }
             j += 1
         }
         var out: [UInt8] = []

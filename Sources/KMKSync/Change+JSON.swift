@@ -87,7 +87,13 @@ extension Change {
                 throw fail("\(entityName) \(id): \(error.message)")
             }
         }
-        self.init(entity: spec.name, id: id.lowercased(), field: field, value: value, clock: clock,
-                  origin: origin.lowercased(), base: base, municipality: municipality)
+        self.init(entity: spec.name, id: Change.lowercased(id), field: field, value: value, clock: clock,
+                  origin: Change.lowercased(origin), base: base, municipality: municipality)
+    }
+
+    /// `text` in lower case; the same string, not a new one, when it has no capital ASCII letter
+    /// (ids travel in lower case, so almost always).
+    static func lowercased(_ text: String) -> String {
+        text.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } ? text.lowercased() : text
     }
 }
