@@ -141,7 +141,7 @@ public final class HubClient: Sendable {
                 continue
             }
             guard let http = response as? HTTPURLResponse else { lastProblem = "not an HTTP answer"; continue }
-            wire.add(sent: WireCounter.size(of: request), received: WireCounter.size(of: http, body: data.count))
+            wire.add(sent: WireCounter.size(of: request), received: WireCounter.size(of: http, body: WireCounter.bodySize(http, data)))
             var bytes = [UInt8](data)
             if Gzip.isGzip(bytes) { bytes = (try? Gzip.decompress(bytes, limit: 512 * 1024 * 1024)) ?? bytes }
             let text = String(decoding: bytes, as: UTF8.self)

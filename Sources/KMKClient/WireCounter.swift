@@ -49,6 +49,14 @@ public final class WireCounter: @unchecked Sendable {
         return n + 2
     }
 
+    /// The body's size on the wire. URLSession (libcurl on Linux) hands over a gzipped body
+    /// already decompressed, so its size as sent is the `Content-Length` of a gzip response.
+    static func bodySize(_ response: HTTPURLResponse, _ data: Data) -> Int {
+        let encoding = response.value(forHTTPHeaderField: "Content-Encoding")?.lowercased()
+        if encoding == "gzip", response.expectedContentLength >= 0 { return Int(response.expectedContentLength) }
+        return data.count
+    }
+
     /// The size of a response as it came on the wire (status line, headers, body as received).
     static func size(of response: HTTPURLResponse, body: Int) -> Int {
         var n = 17 + 2

@@ -14,6 +14,15 @@ import Testing
             #expect(!line.check.isEmpty, "\(line.id) \(line.what) has no check")
             #expect(line.ratio.map { $0.isFinite && $0 > 0 } ?? true, "\(line.id) \(line.what)")
         }
+        // Bytes on the wire: with gzip, both ways are compressed and counted as sent (URLSession
+        // hands a gzipped body over decompressed; counting that overstated the pull's bytes 10x).
+        let p3 = lines.filter { $0.id == "P3" }
+        if p3.count == 2, let on = p3[0].figures["bytes_per_change"], let off = p3[1].figures["bytes_per_change"] {
+            print("P3 bytes per change: gzip on \(on), off \(off)")
+            #expect(on < off / 3, "gzip on \(on) B/change, off \(off)")
+        } else {
+            Issue.record("P3 should report bytes per change with gzip on and off")
+        }
         #expect(BenchReport.markdown(lines).contains("| P6 |"))
         #expect(BenchReport.json(lines).hasPrefix("[\n{\"id\":\"P1\""))
     }
