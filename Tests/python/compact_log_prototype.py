@@ -9,7 +9,8 @@ one update per field) against a plain table with the same rows, in the same run.
 
     python3 Tests/python/compact_log_prototype.py [P1 rows, default 20000] [P5 rows, default 2000]
 
-With a replica file made by `kmk-sync init FILE --municipality 0484` as a third argument, it also
+With a replica file made by `kmk-sync init FILE --municipality 0484` as a third argument, the
+venue table is that file's own (with its CHECK constraints, as the bench's baseline), and it also
 times the same inserts through that file's real capture triggers and stamping SQL (the layout of
 SPEC §2/§4, with no kmk-sync code running), against the same table without triggers.
 
@@ -21,7 +22,13 @@ F = ["name","address","org_number","licence_ref","membership","joined_on","left_
      "shows_signage","staff_count","door_staff_count","key_staff_count","self_inspection_on","contact_person","contact_phone",
      "contact_email","notes"]
 SYNCED = F[:14]  # as in the replica's trigger (contact_* and notes are local-only)
+TEMPLATE = sys.argv[3] if len(sys.argv) > 3 else None
 def venue_ddl():
+    if TEMPLATE:  # the replica's own venue table, CHECK constraints included, for a like-for-like plain side
+        src = sqlite3.connect(TEMPLATE)
+        sql = src.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'venue'").fetchone()[0]
+        src.close()
+        return sql + ";"
     return "CREATE TABLE venue (id TEXT PRIMARY KEY NOT NULL, " + ", ".join(f+(" INTEGER" if f.startswith(("has","shows")) or f.endswith("count") else " TEXT") for f in F) + ") STRICT;"
 def compact_ddl():
     cols = ["id TEXT PRIMARY KEY NOT NULL", "cl INTEGER NOT NULL", "cl_hlc INTEGER", "cl_site INTEGER", "seq INTEGER"]
