@@ -41,6 +41,8 @@ public final class HubStore {
                 try Database.publish(side, as: path, refusal: "another hub created it at the same time; start this hub again")
             } catch {
                 Database.removeSide(side)
+                // Another process made the store meanwhile: open that one.
+                if FileManager.default.fileExists(atPath: path) { return try open(at: path, schema: schema, now: now) }
                 throw error
             }
             Database.removeSide(side)
