@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "KMKSyncTests", dependencies: ["KMKSync", "KMKModel", "KMKTestSupport"]),
         .testTarget(name: "KMKReplicaTests", dependencies: ["KMKReplica", "KMKSync", "KMKModel", "CSQLite", "KMKTestSupport"]),
         .testTarget(name: "KMKHubTests", dependencies: ["KMKHub", "KMKClient", "KMKReplica", "KMKSync", "KMKModel", "KMKTestSupport"]),
-        .testTarget(name: "KMKBenchTests", dependencies: ["KMKBench"]),
+        .testTarget(name: "KMKBenchTests", dependencies: ["KMKBench", "KMKTestSupport", "kmk-sync"]),
         .testTarget(name: "CLITests", dependencies: ["KMKModel", "KMKSync", "KMKTestSupport", "kmk-sync"]),
     ]
 )

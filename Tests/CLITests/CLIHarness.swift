@@ -1,21 +1,11 @@
 import Foundation
+import KMKTestSupport
 import Testing
 
 /// Runs the built `kmk-sync` binary as a user would.
 struct CLI {
     /// The binary: `$KMK_SYNC_BIN`, or `kmk-sync` beside the test bundle.
-    static let binary: String = {
-        if let env = ProcessInfo.processInfo.environment["KMK_SYNC_BIN"] { return env }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("kmk-sync").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/kmk-sync").path
-    }()
+    static let binary = KMKSyncBinary.path
 
     struct Result {
         let status: Int32

@@ -1,14 +1,18 @@
 import Foundation
 import KMKBench
+import KMKTestSupport
 import Testing
 
 /// The benchmark's correctness checks at a tiny size: every comparison's two sides must hold the
 /// same data (the bench throws otherwise). Timings are printed by the bench, never asserted.
 @Suite struct BenchCheckTests {
+
     @Test func everyBenchmarkRunsAndBothSidesAgree() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kmk-bench-test-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let lines = try await Bench.run(Bench.Options(sizes: .tiny, executable: nil, directory: dir))
+        // The hubs run as `kmk-sync hub serve` subprocesses, as in `kmk-sync bench`: a hub inside
+        // this test process would share its signals with every other test running beside it.
+        let lines = try await Bench.run(Bench.Options(sizes: .tiny, executable: KMKSyncBinary.path, directory: dir))
         #expect(lines.map(\.id) == ["P1", "P1", "P2", "P2", "P3", "P3", "P4", "P5", "P5", "P6"])
         for line in lines {
             #expect(!line.check.isEmpty, "\(line.id) \(line.what) has no check")
