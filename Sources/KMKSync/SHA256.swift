@@ -21,15 +21,7 @@ public struct SHA256: Sendable {
     public init() { buffer.reserveCapacity(64) }
 
     /// Adds bytes to the message.
-    public mutating func update(_ bytes: some Sequence<UInt8>) {
-        for b in bytes {
-            length &+= 1
-            buffer.append(b)
-            if buffer.count == 64 {
-                compressBuffer()
-            }
-        }
-    }
+    public mutating func update(_ bytes: some Sequence<UInt8>) { update(Array(bytes)) }
 
     /// Adds bytes to the message: whole 64-byte blocks are compressed straight from `bytes`.
     public mutating func update(_ bytes: [UInt8]) {

@@ -31,14 +31,7 @@ struct CLI {
 
     @discardableResult
     func run(_ args: [String], stdin: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = args
-        p.currentDirectoryURL = directory
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "KMK_REPLICA")
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
+        let p = process(args)
         let out = Pipe()
         let err = Pipe()
         p.standardOutput = out
@@ -67,6 +60,31 @@ struct CLI {
         group.wait()
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Starts `kmk-sync ARGS` in the temp directory with no input and its output discarded, and
+    /// returns at once (for tests that kill it).
+    func spawn(_ args: [String]) throws -> Process {
+        let p = process(args)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// `kmk-sync ARGS`, not started: in the temp directory, with this CLI's environment
+    /// (`KMK_REPLICA` from the outside removed).
+    private func process(_ args: [String]) -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = args
+        p.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "KMK_REPLICA")
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        return p
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }

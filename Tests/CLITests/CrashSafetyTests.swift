@@ -491,21 +491,7 @@ final class CrashRun {
 
     // MARK: - Processes
 
-    func spawn(_ args: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = args
-        p.currentDirectoryURL = cli.directory
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "KMK_REPLICA")
-        for (k, v) in cli.environment { env[k] = v }
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
+    func spawn(_ args: [String]) throws -> Process { try cli.spawn(args) }
 
     /// Sends SIGKILL if the process still runs; waits for it. True when the kill ended it.
     func sigkill(_ p: Process) -> Bool {

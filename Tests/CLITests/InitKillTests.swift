@@ -13,14 +13,7 @@ struct InitKillTests {
     /// Starts `kmk-sync ARGS` in `cli`'s folder, kills it after `delay` µs, and waits (at most 30 s).
     /// True when the kill ended it (false: it had finished).
     func runKilled(_ cli: CLI, _ args: [String], after delay: UInt32) throws -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = args
-        p.currentDirectoryURL = cli.directory
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try cli.spawn(args)
         usleep(delay)
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         let deadline = Date().addingTimeInterval(30)

@@ -337,24 +337,12 @@ final class LoadHub {
     let process = Process()
     let url: String
 
-    /// The binary: `$KMK_SYNC_BIN`, or `kmk-sync` beside the test bundle.
-    static var binary: String {
-        if let env = ProcessInfo.processInfo.environment["KMK_SYNC_BIN"] { return env }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("kmk-sync").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return "kmk-sync"
-    }
-
     init(db: String, folder: URL) throws {
         let out = folder.appendingPathComponent("hub.out").path
         let log = folder.appendingPathComponent("hub.log").path
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.executableURL = URL(fileURLWithPath: LoadHub.binary)
+        process.executableURL = URL(fileURLWithPath: KMKSyncBinary.path)
         process.arguments = ["hub", "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--log-level", "warning"]
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: log)
