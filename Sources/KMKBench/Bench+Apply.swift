@@ -30,7 +30,10 @@ extension Bench {
             let seqBefore = try source.maxSeq()
             Thread.sleep(forTimeInterval: 0.005)
             try importChunked(source, remote.records(only: VenueRows.updatedFields))
-            let updates = try source.changes(after: seqBefore, limit: Int.max).map(\.change)
+            // The records the updates touched, by sequence number; of them the writes made after
+            // the creations (a record's registers not yet pushed share its newest number, SPEC.md §4).
+            let createdAt = creations.map(\.clock).max()!
+            let updates = try source.changes(after: seqBefore, limit: Int.max).map(\.change).filter { $0.clock > createdAt }
             let (merged, tUpdate) = try time { try target.apply(updates) }
             let targetAfterUpdate = try venueHash(target.path)
             let sourceAfterUpdate = try venueHash(source.path)

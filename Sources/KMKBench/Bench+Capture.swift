@@ -25,11 +25,15 @@ extension Bench {
             let capturedUpdate = try capturedCount(replica.path)
             let path = replica.path
             replica.close()
+            // Each import is one transaction, so one clock: the inserts' registers all carry it, and
+            // after the updates exactly the two updated fields of each row carry the newer one.
             guard capturedInsert.changes == n * (VenueRows.fields.count + 1), capturedInsert.pending == 0,
+                  capturedInsert.newest == capturedInsert.changes,
                   capturedUpdate.changes == capturedInsert.changes, capturedUpdate.pending == 0,
-                  capturedUpdate.maxSeq == capturedInsert.maxSeq + Int64(2 * n) else {
+                  capturedUpdate.newest == 2 * n, capturedUpdate.maxSeq == capturedInsert.maxSeq + Int64(n) else {
                 throw BenchError("P1: change capture wrote \(capturedInsert) after the inserts and \(capturedUpdate) after the "
-                    + "updates; expected \(n * 9) changes, none pending, and \(2 * n) new sequence numbers")
+                    + "updates; expected \(n * (VenueRows.fields.count + 1)) changes, none pending, \(2 * n) with the "
+                    + "updates' clock and \(n) new sequence numbers")
             }
             // Baseline: the same table, no triggers, one prepared statement, one transaction.
             let plain = try newPlain("p1-plain", like: path)
@@ -67,11 +71,16 @@ extension Bench {
         ]
     }
 
-    /// Changes captured in a replica file's log: venue registers, pending ones, the highest sequence number.
-    func capturedCount(_ path: String) throws -> (changes: Int, pending: Int, maxSeq: Int64) {
+    /// Changes captured in a replica file's log (SPEC.md §2): venue registers, pending records,
+    /// registers carrying the newest clock, the highest sequence number.
+    func capturedCount(_ path: String) throws -> (changes: Int, pending: Int, newest: Int, maxSeq: Int64) {
         let f = try SQLiteFile(path: path)
-        return (Int(try f.scalar("SELECT count(*) FROM kmk_clock WHERE tbl = \(EntitySpec.venue.number)")),
-                Int(try f.scalar("SELECT count(*) FROM kmk_clock WHERE seq IS NULL")),
-                try f.scalar("SELECT max(seq) FROM kmk_clock"))
+        let registers = [0] + EntitySpec.venue.syncedFields.map(\.number)
+        let table = "kmk_\(EntitySpec.venue.name)_clock"
+        let newest = "(SELECT max(max(" + registers.map { "coalesce(h\($0), 0)" }.joined(separator: ", ") + ")) FROM \(table))"
+        return (Int(try f.scalar("SELECT sum(" + registers.map { "(q\($0) IS NOT NULL)" }.joined(separator: " + ") + ") FROM \(table)")),
+                Int(try f.scalar("SELECT count(*) FROM \(table) WHERE seq IS NULL")),
+                Int(try f.scalar("SELECT sum(" + registers.map { "(h\($0) IS \(newest))" }.joined(separator: " + ") + ") FROM \(table)")),
+                try f.scalar("SELECT max(seq) FROM \(table)"))
     }
 }

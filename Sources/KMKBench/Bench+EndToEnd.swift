@@ -13,7 +13,7 @@ extension Bench {
         say("P3 end to end: making a replica with \(Figure.grouped(venues * 9 + 2)) changes")
         let source = try newReplica("p3-source")
         try importChunked(source, rows.records())
-        let total = Int(try source.maxSeq())
+        let total = try source.changeCount(after: 0)
         let sourceHash = try venueHash(source.path)
         var lines: [BenchLine] = []
         var kept: (hub: BenchHub, token: String, reader: Replica)?
@@ -79,7 +79,7 @@ extension Bench {
         let smallReader = try newReplica("p4-reader")
         _ = try await SyncEngine(replica: smallSource, client: try HubClient(url: smallHub.url, token: smallToken)).push()
         _ = try await SyncEngine(replica: smallReader, client: try HubClient(url: smallHub.url, token: smallToken)).pull()
-        let smallHistory = Int(try smallSource.maxSeq())
+        let smallHistory = try smallSource.changeCount(after: 0)
         say("P4 history: \(sizes.historyPulls) pulls of 10 changes after \(smallHistory) and after \(bigHistory) changes")
         let tSmall = try await timedPulls(source: smallSource, rows: smallRows, reader: smallReader, url: smallHub.url, token: smallToken)
         let tBig = try await timedPulls(source: bigSource, rows: bigRows, reader: big.reader, url: big.hub.url, token: big.token)

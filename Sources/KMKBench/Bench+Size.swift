@@ -32,7 +32,7 @@ extension Bench {
             let ourBytes = try ours.fileBytes()
             let plainBytes = try plain.fileBytes()
             let ratio = Double(ourBytes) / Double(plainBytes)
-            let clockBytes = (try? ours.scalar("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'kmk_clock%'")) ?? 0
+            let clockBytes = (try? ours.scalar("SELECT sum(pgsize) FROM dbstat WHERE (name LIKE 'kmk\\_%\\_clock%' ESCAPE '\\' OR name LIKE 'kmk\\_%\\_gone%' ESCAPE '\\')")) ?? 0
             lines.append(BenchLine(
                 id: "P5", what: "size: replica file vs plain SQLite file, \(Figure.grouped(n)) rows, after \(round) update"
                     + (round == 1 ? "" : "s") + " per field",

@@ -33,18 +33,37 @@ extension Replica {
         add("integrity", integrity == ["ok"] ? [] : integrity.map { "SQLite: \($0)" }, ok: "SQLite's integrity check passed")
 
         var log: [String] = []
-        let unstamped = try db.prepare("SELECT count(*) FROM kmk_clock WHERE seq IS NULL OR hlc IS NULL").first { $0.int64(0) } ?? 0
-        if unstamped > 0 { log.append("\(unstamped) changes have no clock or sequence number") }
-        let duplicates = try db.prepare("SELECT count(*) FROM (SELECT seq FROM kmk_clock WHERE seq IS NOT NULL GROUP BY seq HAVING count(*) > 1)")
+        var unstamped: Int64 = 0, maxSeq: Int64 = 0, maxHLC: Int64 = 0, unknownSites: Int64 = 0, aboveRecord: Int64 = 0
+        var seqs: [String] = []
+        for t in logTables {
+            let any = { (term: (Int) -> String) in t.registers.map(term).joined(separator: " OR ") }
+            let sql = """
+                SELECT
+                  count(*) FILTER (WHERE seq IS NULL OR \(any { "q\($0) = -1 OR (q\($0) IS NOT NULL AND h\($0) IS NULL)" })),
+                  coalesce(max(seq), 0),
+                  coalesce(max(max(\(t.registers.map { "coalesce(h\($0), 0)" }.joined(separator: ", ")), 0)), 0),
+                  count(*) FILTER (WHERE \(any { "(q\($0) IS NOT NULL AND s\($0) NOT IN (SELECT site FROM kmk_site))" })),
+                  count(*) FILTER (WHERE \(any { "q\($0) > seq" }))
+                FROM \(t.clock)
+                """
+            try db.prepare(sql).each(binding: { _ in }) { row in
+                unstamped += row.int64(0)
+                maxSeq = max(maxSeq, row.int64(1))
+                maxHLC = max(maxHLC, row.int64(2))
+                unknownSites += row.int64(3)
+                aboveRecord += row.int64(4)
+            }
+            seqs.append("SELECT seq FROM \(t.clock) WHERE seq IS NOT NULL")
+        }
+        if unstamped > 0 { log.append("\(unstamped) records have changes with no clock or sequence number") }
+        let duplicates = try db.prepare("SELECT count(*) FROM (SELECT seq FROM (\(seqs.joined(separator: " UNION ALL "))) GROUP BY seq HAVING count(*) > 1)")
             .first { $0.int64(0) } ?? 0
-        if duplicates > 0 { log.append("\(duplicates) sequence numbers are used twice") }
-        let (maxSeq, maxHLC) = try db.prepare("SELECT coalesce(max(seq), 0), coalesce(max(hlc), 0) FROM kmk_clock")
-            .first { ($0.int64(0), $0.int64(1)) } ?? (0, 0)
+        if duplicates > 0 { log.append("\(duplicates) sequence numbers are used by two records") }
+        if aboveRecord > 0 { log.append("\(aboveRecord) records have a change numbered above the record's own sequence number") }
         let metaSeq = try meta("seq").integer ?? 0, metaHLC = try meta("hlc").integer ?? 0
         if maxSeq > metaSeq { log.append("the change log reaches sequence \(maxSeq) but the counter says \(metaSeq)") }
         if maxHLC > metaHLC { log.append("the change log holds clock \(HLC(int64: maxHLC)) but the replica's clock is \(HLC(int64: metaHLC))") }
-        let unknownSites = try db.prepare("SELECT count(*) FROM kmk_clock WHERE site NOT IN (SELECT site FROM kmk_site)").first { $0.int64(0) } ?? 0
-        if unknownSites > 0 { log.append("\(unknownSites) changes name an origin that is not in kmk_site") }
+        if unknownSites > 0 { log.append("\(unknownSites) records have changes naming an origin that is not in kmk_site") }
         add("change log", log, ok: "\(try changeCount(after: 0)) changes, sequence 1…\(metaSeq), every one with a clock and an origin")
 
         var capture: [String] = []
@@ -56,29 +75,42 @@ extension Replica {
         add("capture", capture, ok: "every table has its change-capture triggers")
 
         var tables: [String] = []
-        for e in schema.entities {
-            let n = Int64(e.number)
+        for t in logTables {
+            let e = t.entity
             let extra = try db.prepare("""
-                SELECT count(*) FROM \(e.name) WHERE id NOT IN (SELECT pk FROM kmk_clock WHERE tbl = \(n) AND col = 0 AND val % 2 = 1)
+                SELECT count(*) FROM \(e.name) WHERE id NOT IN (SELECT id FROM \(t.clock) WHERE q0 IS NOT NULL AND cl % 2 = 1)
                 """).first { $0.int64(0) } ?? 0
             let missing = try db.prepare("""
-                SELECT count(*) FROM kmk_clock WHERE tbl = \(n) AND col = 0 AND val % 2 = 1 AND pk NOT IN (SELECT id FROM \(e.name))
+                SELECT count(*) FROM \(t.clock) WHERE q0 IS NOT NULL AND cl % 2 = 1 AND id NOT IN (SELECT id FROM \(e.name))
+                """).first { $0.int64(0) } ?? 0
+            let kept = try db.prepare("""
+                SELECT count(*) FROM \(t.gone) WHERE id IN (SELECT id FROM \(e.name))
                 """).first { $0.int64(0) } ?? 0
             if extra > 0 { tables.append("\(extra) \(e.name) rows have no live record in the change log") }
             if missing > 0 { tables.append("\(missing) live \(e.name) records of the change log are missing from the table") }
-            for f in e.syncedFields {
-                let differ = try db.prepare("""
-                    SELECT count(*) FROM \(e.name) t JOIN kmk_clock c ON c.tbl = \(n) AND c.pk = t.id AND c.col = \(f.number)
-                    WHERE t.\(f.name) IS NOT c.val
+            if kept > 0 { tables.append("\(kept) live \(e.name) records also have values kept as deleted") }
+            for f in t.fields {
+                let uncaptured = try db.prepare("""
+                    SELECT count(*) FROM \(e.name) d JOIN \(t.clock) c ON c.id = d.id WHERE c.q\(f.number) IS NULL AND d.\(f.name) IS NOT NULL
                     """).first { $0.int64(0) } ?? 0
-                if differ > 0 { tables.append("\(differ) \(e.name) rows differ from the change log in \(f.name)") }
+                if uncaptured > 0 { tables.append("\(uncaptured) \(e.name) rows hold a value in \(f.name) that the change log never captured") }
             }
         }
-        add("records", tables, ok: "the tables hold exactly the live records and winning values of the change log")
+        add("records", tables, ok: "the tables hold exactly the live records of the change log, and every value in them was captured")
 
         var cursors: [String] = []
         let state = try remoteState()
         if state.pushedSeq > metaSeq { cursors.append("the push cursor (\(state.pushedSeq)) is ahead of the change log (\(metaSeq))") }
+        var split: Int64 = 0
+        for t in logTables {
+            let term = t.registers.map { "(q\($0) > ?1 AND q\($0) <> seq)" }.joined(separator: " OR ")
+            split += try db.prepare("SELECT count(*) FROM \(t.clock) WHERE seq > ?1 AND (\(term))").first([.integer(state.pushedSeq)]) {
+                $0.int64(0)
+            } ?? 0
+        }
+        if split > 0 {
+            cursors.append("\(split) records have unpushed changes under an older sequence number than the record's, so a push could skip them")
+        }
         if let inflight = state.inflight {
             if inflight.seq < state.pushedSeq || inflight.seq > metaSeq {
                 cursors.append("the batch in flight ends at \(inflight.seq), outside \(state.pushedSeq)…\(metaSeq)")

@@ -31,30 +31,49 @@ extension Replica {
                 let wall = now()
                 let limit = HLC(millis: wall + tolerance, counter: 0).int64
                 let pushed = try meta("push.seq").integer ?? 0
-                let held = try db.prepare("""
-                    SELECT count(*), max(hlc) FROM kmk_clock WHERE hlc > ?1 AND NOT (site = 0 AND seq > ?2)
-                    """).first([.integer(limit), .integer(pushed)]) { ($0.int64(0), $0.int64(1)) } ?? (0, 0)
-                if held.0 > 0 {
-                    throw ReplicaError(.refused, "\(held.0) change\(held.0 == 1 ? "" : "s") with clocks up to "
-                        + "\(HLC(int64: held.1).iso) already left this replica (pushed) or came from another one, so "
-                        + "\(held.0 == 1 ? "its clock" : "their clocks") cannot be taken back; nothing was changed. "
+                // Per register: held elsewhere (future, not this replica's unpushed change), or ours to re-stamp.
+                var held: (count: Int64, newest: Int64) = (0, 0)
+                var ours: (count: Int64, newest: Int64) = (0, 0)
+                var others: Int64 = 0
+                for t in logTables {
+                    let heldTerm = { (n: Int) in "ifnull(h\(n) > ?1 AND NOT (s\(n) = 0 AND q\(n) > ?2), 0)" }
+                    let oursTerm = { (n: Int) in "ifnull(h\(n) > ?1 AND s\(n) = 0 AND q\(n) > ?2, 0)" }
+                    let sum = { (term: (Int) -> String) in "coalesce(sum(" + t.registers.map(term).joined(separator: " + ") + "), 0)" }
+                    let newest = { (term: (Int) -> String) in
+                        "coalesce(max(max(" + t.registers.map { "CASE WHEN \(term($0)) THEN h\($0) ELSE 0 END" }.joined(separator: ", ") + ", 0)), 0)"
+                    }
+                    let below = "coalesce(max(max(" + t.registers.map { "CASE WHEN h\($0) <= ?1 THEN h\($0) ELSE 0 END" }.joined(separator: ", ")
+                        + ", 0)), 0)"
+                    let sql = "SELECT \(sum(heldTerm)), \(newest(heldTerm)), \(sum(oursTerm)), \(newest(oursTerm)), \(below) FROM \(t.clock)"
+                    try db.prepare(sql).each(binding: { st in
+                        st.bind(limit, at: 1)
+                        st.bind(pushed, at: 2)
+                    }) { row in
+                        held = (held.count + row.int64(0), max(held.newest, row.int64(1)))
+                        ours = (ours.count + row.int64(2), max(ours.newest, row.int64(3)))
+                        others = max(others, row.int64(4))
+                    }
+                }
+                if held.count > 0 {
+                    let n = held.count
+                    throw ReplicaError(.refused, "\(n) change\(n == 1 ? "" : "s") with clocks up to "
+                        + "\(HLC(int64: held.newest).iso) already left this replica (pushed) or came from another one, so "
+                        + "\(n == 1 ? "its clock" : "their clocks") cannot be taken back; nothing was changed. "
                         + "Keep syncing: the clocks stay valid and the hub accepts them once they are within its drift limit")
                 }
-                let (count, newest) = try db.prepare("""
-                    SELECT count(*), coalesce(max(hlc), 0) FROM kmk_clock WHERE hlc > ?1 AND site = 0 AND seq > ?2
-                    """).first([.integer(limit), .integer(pushed)]) { ($0.int64(0), $0.int64(1)) } ?? (0, 0)
-                guard count > 0 else {
+                guard ours.count > 0 else {
                     return ClockRepair(restamped: 0, from: nil, to: lastClock)
                 }
-                let others = try db.prepare("SELECT coalesce(max(hlc), 0) FROM kmk_clock WHERE hlc <= ?1")
-                    .first([.integer(limit)]) { $0.int64(0) } ?? 0
                 lastClock = HLC(int64: others)
                 let clock = nextClock()
-                try db.prepare("UPDATE kmk_clock SET hlc = ?1 WHERE hlc > ?2 AND site = 0 AND seq > ?3")
-                    .run([.integer(clock.int64), .integer(limit), .integer(pushed)])
+                for t in logTables {
+                    let sets = t.registers.map { "h\($0) = CASE WHEN h\($0) > ?2 AND s\($0) = 0 AND q\($0) > ?3 THEN ?1 ELSE h\($0) END" }
+                    try db.prepare("UPDATE \(t.clock) SET \(sets.joined(separator: ", ")) WHERE seq > ?3")
+                        .run([.integer(clock.int64), .integer(limit), .integer(pushed)])
+                }
                 try db.prepare("UPDATE kmk_seen SET hlc = ?1 WHERE origin = ?2").run([.integer(clock.int64), .text(replicaID)])
                 try saveClock()
-                return ClockRepair(restamped: Int(count), from: HLC(int64: newest), to: clock)
+                return ClockRepair(restamped: Int(ours.count), from: HLC(int64: ours.newest), to: clock)
             }
         } catch {
             try? reloadCounters()

@@ -12,52 +12,91 @@ public struct LogEntry: Hashable, Sendable {
 extension Replica {
     /// The change log, newest first. The log keeps the latest write of each field (and each
     /// row's lifecycle): a field written twice shows once, with its latest value and clock.
+    /// Pending changes come first; changes that share a sequence number (one record's) newest
+    /// clock first.
     public func log(limit: Int) throws -> [LogEntry] {
-        let rows = try db.cached("""
-            SELECT c.tbl, c.pk, c.col, c.val, c.hlc, s.replica, c.base, c.seq FROM kmk_clock c
-            JOIN kmk_site s ON s.site = c.site ORDER BY c.seq IS NOT NULL, c.seq DESC LIMIT ?
-            """).rows([.integer(Int64(limit))]) { row in
-            (row.int64(0), row.text(1) ?? "", row.int64(2), row.value(3), row.int64(4), row.text(5) ?? "", row.int64(6),
-             row.isNull(7) ? nil : row.int64(7))
-        }
-        return rows.compactMap { tbl, pk, col, val, hlc, origin, base, seq in
-            guard let change = makeChange(tbl: tbl, pk: pk, col: col, val: val, hlc: hlc, origin: origin, base: base) else {
-                return nil
+        // A register's sequence number is at most its record's, so the newest `limit` records of
+        // each table hold the newest `limit` registers.
+        var entries: [LogEntry] = []
+        for t in logTables {
+            let st = try db.cached(t.select("ORDER BY c.seq IS NOT NULL, c.seq DESC LIMIT ?1"))
+            try st.each(binding: { $0.bind(Int64(limit), at: 1) }) { row in
+                for (seq, change) in logChanges(t, row, after: nil) { entries.append(LogEntry(seq: seq, change: change)) }
             }
-            return LogEntry(seq: seq, change: change)
         }
+        entries.sort { a, b in
+            switch (a.seq, b.seq) {
+            case (nil, nil): return false
+            case (nil, _): return true
+            case (_, nil): return false
+            case let (x?, y?): return x != y ? x > y : a.change.clock > b.change.clock
+            }
+        }
+        return Array(entries.prefix(limit))
     }
 
-    /// Changes with a local sequence number above `seq`, in sequence order, at most `limit`.
+    /// Changes with a local sequence number above `seq`, in sequence order, at most `limit`, and
+    /// never part of the changes of a record that share one number (SPEC.md §4), so a push that
+    /// stops at the last number returned leaves nothing of it behind. (A single record with more
+    /// changes than `limit` is returned whole.)
     /// Local-only fields never appear: they are never captured.
     public func changes(after seq: Int64, limit: Int) throws -> [(seq: Int64, change: Change)] {
-        let rows = try db.cached("""
-            SELECT c.tbl, c.pk, c.col, c.val, c.hlc, s.replica, c.base, c.seq FROM kmk_clock c
-            JOIN kmk_site s ON s.site = c.site WHERE c.seq > ? ORDER BY c.seq LIMIT ?
-            """).rows([.integer(seq), .integer(Int64(limit))]) { row in
-            (row.int64(0), row.text(1) ?? "", row.int64(2), row.value(3), row.int64(4), row.text(5) ?? "", row.int64(6),
-             row.int64(7))
+        // A k-way merge of each table's records in sequence order, read one row at a time.
+        var cursors: [(LogTable, Statement)] = []
+        defer { for (_, st) in cursors { st.reset() } }
+        var heads: [Int64?] = []
+        for t in logTables {
+            let st = try db.cached(t.select("WHERE c.seq > ?1 ORDER BY c.seq"))
+            st.reset()
+            st.bind(seq, at: 1)
+            cursors.append((t, st))
+            heads.append(try st.step() ? st.int64(2) : nil)
         }
-        return rows.compactMap { tbl, pk, col, val, hlc, origin, base, seq in
-            makeChange(tbl: tbl, pk: pk, col: col, val: val, hlc: hlc, origin: origin, base: base).map { (seq, $0) }
+        var out: [(seq: Int64, change: Change)] = []
+        while out.count < limit {
+            var next: Int?
+            for (i, h) in heads.enumerated() {
+                guard let h else { continue }
+                if let n = next, heads[n]! <= h { continue }
+                next = i
+            }
+            guard let i = next else { break }
+            let (t, st) = cursors[i]
+            let recordSeq = heads[i]!
+            let record = logChanges(t, st, after: seq)
+            if !out.isEmpty, out.count + record.count > limit { break }
+            for (_, change) in record { out.append((recordSeq, change)) }
+            heads[i] = try st.step() ? st.int64(2) : nil
         }
+        return out
     }
 
     /// How many changes have a sequence number above `seq`.
     public func changeCount(after seq: Int64) throws -> Int {
-        Int(try db.cached("SELECT count(*) FROM kmk_clock WHERE seq > ?").first([.integer(seq)]) { $0.int64(0) } ?? 0)
+        var total: Int64 = 0
+        for t in logTables { total += try db.cached(t.count).first([.integer(seq)]) { $0.int64(0) } ?? 0 }
+        return Int(total)
     }
 
-    func makeChange(tbl: Int64, pk: String, col: Int64, val: Value, hlc: Int64, origin: String, base: Int64) -> Change? {
-        guard let e = schema.entity(number: Int(tbl)) else { return nil }
-        let field: String
-        if col == 0 {
-            field = Change.lifecycleField
-        } else {
-            guard let f = e.field(number: Int(col)), !f.localOnly else { return nil }
-            field = f.name
+    /// The changes of one record row of ``LogTable/select(_:)``: its registers that were written,
+    /// with a sequence number above `after` when given (pending ones have none). Lifecycle first.
+    func logChanges(_ t: LogTable, _ row: Statement, after: Int64?) -> [(Int64?, Change)] {
+        let e = t.entity
+        let id = row.text(0) ?? ""
+        let municipalityCode = e.scope == .municipal ? municipality.code : nil
+        var out: [(Int64?, Change)] = []
+        for (i, n) in t.registers.enumerated() {
+            let c = t.registerColumn(i)
+            guard !row.isNull(c + 3) else { continue }
+            let q = row.int64(c + 3)
+            let seq: Int64? = q < 0 ? nil : q
+            if let after, (seq ?? Int64.min) <= after { continue }
+            let field = n == 0 ? Change.lifecycleField : t.fields[i - 1].name
+            let value = n == 0 ? Value.integer(row.int64(1)) : row.value(t.valueColumn(i - 1))
+            out.append((seq, Change(entity: e.name, id: id, field: field, value: value, clock: HLC(int64: row.int64(c)),
+                                    origin: siteID(row.int64(c + 1)), base: HLC(int64: row.int64(c + 2)),
+                                    municipality: municipalityCode)))
         }
-        return Change(entity: e.name, id: pk, field: field, value: val, clock: HLC(int64: hlc), origin: origin,
-                      base: HLC(int64: base), municipality: e.scope == .municipal ? municipality.code : nil)
+        return out
     }
 }

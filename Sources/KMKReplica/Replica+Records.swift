@@ -81,9 +81,8 @@ extension Replica {
 
     /// Ids of deleted records of an entity (they can be restored).
     public func deletedIDs(_ entityName: String) throws -> [String] {
-        let e = try entity(entityName)
-        return try db.cached("SELECT pk FROM kmk_clock WHERE tbl = ? AND col = 0 AND val % 2 = 0 ORDER BY pk")
-            .rows([.integer(Int64(e.number))]) { $0.text(0) ?? "" }
+        let t = logTable(try entity(entityName))
+        return try db.cached("SELECT id FROM \(t.clock) WHERE q0 IS NOT NULL AND cl % 2 = 0 ORDER BY id").rows { $0.text(0) ?? "" }
     }
 
     /// The reference fields of `record` that point at a record that does not exist or was
@@ -164,8 +163,7 @@ extension Replica {
 
     /// The causal length of a record (odd: exists, even: deleted), or nil if never seen.
     func lifecycle(_ e: EntitySpec, _ id: String) throws -> Int64? {
-        try db.cached("SELECT val FROM kmk_clock WHERE tbl = ? AND pk = ? AND col = 0")
-            .first([.integer(Int64(e.number)), .text(id)]) { $0.int64(0) }
+        try db.cached("SELECT cl FROM \(logTable(e).clock) WHERE id = ? AND q0 IS NOT NULL").first([.text(id)]) { $0.int64(0) }
     }
 
     func requireAlive(_ e: EntitySpec, _ id: String) throws {
@@ -253,12 +251,21 @@ extension Replica {
         try db.cached(sql).run(names.map { fields[$0]! } + [.text(id)])
     }
 
-    /// The synced field values kept in the change log for a record.
+    /// The change-log table of an entity.
+    func logTable(_ e: EntitySpec) -> LogTable {
+        logTableByNumber[e.number] ?? LogTable(e)
+    }
+
+    /// The values of a record's field registers (from its row when alive, from the values kept
+    /// when not), leaving out NULL values and fields never written.
     func storedFields(_ e: EntitySpec, _ id: String) throws -> [String: Value] {
+        let t = logTable(e)
         var out: [String: Value] = [:]
-        for (col, val) in try db.cached("SELECT col, val FROM kmk_clock WHERE tbl = ? AND pk = ? AND col > 0")
-            .rows([.integer(Int64(e.number)), .text(id)], { ($0.int64(0), $0.value(1)) }) {
-            if let f = e.field(number: Int(col)), !val.isNull { out[f.name] = val }
+        _ = try db.cached(t.select("WHERE c.id = ?")).first([.text(id)]) { row in
+            for (i, f) in t.fields.enumerated() where !row.isNull(t.registerColumn(i + 1) + 3) {
+                let v = row.value(t.valueColumn(i))
+                if !v.isNull { out[f.name] = v }
+            }
         }
         return out
     }

@@ -84,14 +84,30 @@ extension Replica {
         var bytes = 100
         var line: [UInt8] = []
         line.reserveCapacity(512)
+        // Cut only between sequence numbers: the changes of a record that share one are sent
+        // together, or the acknowledgement (up to that number) would skip the rest (SPEC.md §4).
+        var group: [(seq: Int64, change: Change)] = []
+        var groupBytes = 0
+        func close() -> Bool {
+            if !taken.isEmpty, bytes + groupBytes > maxBytes { return false }
+            taken += group
+            bytes += groupBytes
+            group.removeAll(keepingCapacity: true)
+            groupBytes = 0
+            return true
+        }
+        var full = false
         for c in candidates {
+            if let last = group.last, last.seq != c.seq, !close() {
+                full = true
+                break
+            }
             line.removeAll(keepingCapacity: true)
             c.change.appendJSON(to: &line, schema: schema)
-            let size = line.count + 2
-            if !taken.isEmpty, bytes + size > maxBytes { break }
-            taken.append(c)
-            bytes += size
+            group.append(c)
+            groupBytes += line.count + 2
         }
+        if !full { _ = close() }
         let upTo = taken.last!.seq
         let number = state.lastBatch + 1
         try db.transaction {
@@ -116,6 +132,8 @@ extension Replica {
     /// Re-sending is safe: the hub ignores what it already has.
     public func restartPush(nextBatch: Int64) throws {
         try db.transaction {
+            // Every register is unpushed now, so each takes its record's number (SPEC.md §4).
+            for t in logTables { try db.cached(t.carryUnpushed).run([.integer(0)]) }
             try setMeta("push.seq", .integer(0))
             try setMeta("push.batch", .integer(nextBatch - 1))
             try db.cached("DELETE FROM kmk_meta WHERE key IN ('push.inflight_batch', 'push.inflight_seq')").run()

@@ -4,7 +4,8 @@ import KMKModel
 import KMKSync
 
 /// A municipality's local replica: one SQLite file (WAL) with the domain tables, replica
-/// metadata, the change log with per-field clocks (`kmk_clock`), and the merge ledger.
+/// metadata, the change log (one clock row per record, with a clock per field: ``LogTable``),
+/// and the merge ledger.
 ///
 /// A `Replica` owns one connection and is used from one thread at a time.
 public final class Replica {
@@ -32,12 +33,18 @@ public final class Replica {
     /// Site numbers of other replicas, by replica id (cache of `kmk_site`).
     var siteNumbers: [String: Int64] = [:]
     var siteIDs: [Int64: String] = [:]
+    /// Each entity's change-log table, in schema order.
+    let logTables: [LogTable]
+    /// The same, by entity number.
+    let logTableByNumber: [Int: LogTable]
 
     private init(path: String, db: Database, schema: Schema, now: @escaping WallClock) throws {
         self.path = path
         self.db = db
         self.schema = schema
         self.now = now
+        logTables = schema.entities.map(LogTable.init)
+        logTableByNumber = Dictionary(uniqueKeysWithValues: logTables.map { ($0.entity.number, $0) })
         let meta = try Replica.readMeta(db)
         guard let id = meta["replica_id"]?.text, let code = meta["municipality"]?.text,
               let municipality = Municipality.forReplica(code: code) else {
@@ -103,6 +110,7 @@ public final class Replica {
                     ("format", .text(ReplicaDDL.format)), ("schema_version", .integer(Int64(schema.version))),
                     ("replica_id", .text(replicaID)), ("municipality", .text(municipality.code)),
                     ("created_at", .integer(created)), ("hlc", .integer(0)), ("seq", .integer(0)),
+                    ("log_layout", .integer(ReplicaDDL.logLayout)),
                 ] {
                     try put.run([.text(k), v])
                 }
@@ -157,6 +165,13 @@ public final class Replica {
                                    + "Restore it from a backup (kmk-sync backup) or create a new replica and pull from the hub")
         }
         let replica = try Replica(path: path, db: db, schema: schema, now: now)
+        switch meta["log_layout"]?.integer ?? 1 {
+        case ReplicaDDL.logLayout: break
+        case 1: try replica.migrateLayout1()
+        case let layout:
+            replica.close()
+            throw ReplicaError(.badFile, "\(path) has change-log layout \(layout), which this kmk-sync does not know; upgrade kmk-sync to use it")
+        }
         try replica.stampPending()
         return replica
     }
@@ -235,7 +250,7 @@ public final class Replica {
     /// Gives every pending change (written by a trigger, not yet clocked) one new clock and its
     /// own sequence number. Called at the end of every local write and when the file is opened,
     /// so an edit made by another program gets its clock no later than the next kmk-sync command.
-    /// Returns how many changes were stamped.
+    /// Returns how many records were stamped (each gets one sequence number).
     @discardableResult
     public func stampPending() throws -> Int {
         if !db.inTransaction {
@@ -246,24 +261,24 @@ public final class Replica {
     }
 
     func hasPending() throws -> Bool {
-        try db.cached("SELECT 1 FROM kmk_clock WHERE seq IS NULL LIMIT 1").first { _ in true } ?? false
+        for t in logTables where try db.cached(t.hasPending).first([], { _ in true }) ?? false { return true }
+        return false
     }
 
     @discardableResult
     private func stampPendingInTransaction() throws -> Int {
         guard try hasPending() else { return 0 }
         let clock = nextClock()
-        let top = lastSeq
-        try db.cached("""
-            WITH p AS (SELECT tbl, pk, col, row_number() OVER (ORDER BY tbl, pk, col) AS n
-                       FROM kmk_clock WHERE seq IS NULL)
-            UPDATE kmk_clock SET hlc = ?1, site = 0, seq = ?2 + p.n
-            FROM p WHERE kmk_clock.tbl = p.tbl AND kmk_clock.pk = p.pk AND kmk_clock.col = p.col
-            """).run([.integer(clock.int64), .integer(top)])
-        let stamped = db.changes
+        let pushed = try meta("push.seq").integer ?? 0
+        var top = lastSeq
+        for t in logTables {
+            try db.cached(t.stamp).run([.integer(clock.int64), .integer(top), .integer(pushed)])
+            top += Int64(db.changes)
+        }
+        let stamped = Int(top - lastSeq)
         try noteSeen(origin: replicaID, clock: clock)
         try saveClock()
-        try saveSeq(top + Int64(stamped))
+        try saveSeq(top)
         return stamped
     }
 

@@ -26,22 +26,31 @@ struct ChangeCaptureTests {
         clock.advance(seconds: 1)
         let seqAfterCreate = try r.maxSeq()
         try r.update("venue", id: id, fields: ["staff_count": .integer(14), "name": .text("Krogen Påhitt")])
+        // Nothing was pushed, so the record's other registers take its new sequence number too
+        // (SPEC.md §4), keeping their clocks: only staff_count is a new write.
         let updated = try r.changes(after: seqAfterCreate, limit: 100)
-        #expect(updated.map(\.change.field) == ["staff_count"], "an unchanged value is not a change")
-        #expect(updated[0].change.value == .integer(14))
-        #expect(updated[0].change.clock > createClock)
-        #expect(updated[0].change.base == createClock, "base is the clock of the overwritten value")
+        #expect(Set(updated.map(\.change.field)) == Set(created.map(\.change.field)))
+        #expect(Set(updated.map(\.seq)).count == 1, "one record, one sequence number")
+        let rewritten = updated.filter { $0.change.clock > createClock }
+        #expect(rewritten.map(\.change.field) == ["staff_count"], "an unchanged value is not a change")
+        #expect(rewritten.first?.change.value == .integer(14))
+        #expect(rewritten.first?.change.base == createClock, "base is the clock of the overwritten value")
+        #expect(updated.first { $0.change.field == "name" }?.change.clock == createClock)
+        let updateClock = try #require(rewritten.first?.change.clock)
 
         let seqAfterUpdate = try r.maxSeq()
         try r.delete("venue", id: id)
-        let deleted = try r.changes(after: seqAfterUpdate, limit: 100)
+        let deleted = try r.changes(after: seqAfterUpdate, limit: 100).filter { $0.change.clock > updateClock }
         #expect(deleted.count == 1)
-        #expect(deleted[0].change.isLifecycle && deleted[0].change.value == .integer(2))
+        #expect(deleted.first?.change.isLifecycle == true && deleted.first?.change.value == .integer(2))
         #expect(try r.record("venue", id: id) == nil)
 
         try r.restore("venue", id: id)
         #expect(try r.record("venue", id: id)?["staff_count"] == .integer(14), "restore brings back the synced fields")
-        #expect(try r.changes(after: seqAfterUpdate, limit: 100).last?.change.value == .integer(3))
+        let restored = try r.changes(after: seqAfterUpdate, limit: 100)
+        #expect(restored.first { $0.change.isLifecycle }?.change.value == .integer(3))
+        #expect(restored.filter { $0.change.clock > updateClock }.map(\.change.field) == [Change.lifecycleField],
+                "the restored values equal the kept ones: only the lifecycle is written")
     }
 
     @Test("UPDATE, DELETE and INSERT from the sqlite3 shell are captured and clocked at the next open")
@@ -65,8 +74,13 @@ struct ChangeCaptureTests {
 
         clock.advance(seconds: 60)
         r = try Replica.open(at: path, now: clock.clock)
-        let changes = try r.changes(after: seq, limit: 100).map(\.change)
-        #expect(changes.allSatisfy { $0.clock > lastLocal && $0.clock.millis == clock.millis })
+        // The touched records' unpushed registers share their record's new number (SPEC.md §4);
+        // those the SQL did not write keep their clocks.
+        let all = try r.changes(after: seq, limit: 100).map(\.change)
+        let kept = all.filter { $0.clock <= lastLocal }.map { "\($0.id == b ? "b" : $0.id == a ? "a" : "new").\($0.field)" }
+        #expect(Set(kept) == ["b.$cl", "b.name", "a.name", "a.membership"])
+        let changes = all.filter { $0.clock > lastLocal }
+        #expect(changes.count == 6 && changes.allSatisfy { $0.clock.millis == clock.millis })
         let byField = Dictionary(grouping: changes, by: { "\($0.id == b ? "b" : $0.id == a ? "a" : "new").\($0.field)" })
         #expect(byField["b.staff_count"]?.first?.value == .integer(30))
         #expect(byField["b.membership"]?.first?.value == .text("member"))

@@ -1,0 +1,206 @@
+import KMKModel
+import KMKSync
+
+/// What one batch of remote changes touched: each record's registers as stored (read once, with
+/// its clock row, and kept current as the batch merges into them) and what its rows need when
+/// the batch ends. A record is then written once: one clock row, and one INSERT, UPDATE or
+/// DELETE of its domain row, however many of its fields the batch held. The merge itself is
+/// unchanged: every change is still merged into its own register, in order, by SPEC.md §7's rules.
+struct ApplyBatch {
+    /// A register's columns as stored (``LogTable``): clock (nil while pending), site, base and
+    /// sequence number (-1 while pending).
+    struct Stored {
+        var h: Int64?
+        var s: Int64
+        var b: Int64
+        var q: Int64
+    }
+
+    struct Touched {
+        let table: LogTable
+        let id: String
+        /// Registers by number (0: the lifecycle); nil where none is stored.
+        var registers: [RegisterState?]
+        /// The stored columns of each register, by number; nil where none is stored.
+        var stored: [Stored?]
+        /// Which registers the batch wrote, by number.
+        var written: [Bool]
+        /// Whether the domain row existed when the batch began.
+        let wasAlive: Bool
+        /// Whether the record came alive in this batch: its row is then written whole from its registers.
+        var revived = false
+        /// Columns written while the record was alive (and not revived): updated in place.
+        var changed: [Int] = []
+
+        var entity: EntitySpec { table.entity }
+        var alive: Bool { (registers[0]?.causalLength ?? 0) % 2 == 1 }
+        var isWritten: Bool { written.contains(true) }
+
+        func register(_ col: Int) -> RegisterState? { col < registers.count ? registers[col] : nil }
+
+        mutating func setRegister(_ col: Int, _ s: RegisterState) {
+            registers[col] = s
+            written[col] = true
+        }
+
+        mutating func noteChanged(_ col: Int) {
+            if !revived, !changed.contains(col) { changed.append(col) }
+        }
+
+        /// The field registers (number > 0), by number.
+        var fieldRegisters: [(Int, RegisterState)] {
+            registers.indices.dropFirst().compactMap { c in registers[c].map { (c, $0) } }
+        }
+    }
+
+    private struct Key: Hashable {
+        let tbl: Int
+        let id: String
+    }
+
+    private struct UpdateKey: Hashable {
+        let tbl: Int
+        let cols: [Int]
+    }
+
+    let db: Database
+    private var index: [Key: Int] = [:]
+    var records: [Touched] = []
+    private var updates: [UpdateKey: Statement] = [:]
+
+    init(_ db: Database) {
+        self.db = db
+    }
+
+    /// The position of a record in ``records``, reading its clock row and values the first time.
+    mutating func index(of t: LogTable, _ id: String, replica: Replica) throws -> Int {
+        let key = Key(tbl: t.entity.number, id: id)
+        if let i = index[key] { return i }
+        let size = (t.registers.max() ?? 0) + 1
+        var registers: [RegisterState?] = Array(repeating: nil, count: size)
+        var stored: [Stored?] = Array(repeating: nil, count: size)
+        try db.cached(t.select("WHERE c.id = ?1")).each(binding: { $0.bind(id, at: 1) }) { row in
+            for (i, n) in t.registers.enumerated() {
+                let c = t.registerColumn(i)
+                guard !row.isNull(c + 3) else { continue }
+                let s = Stored(h: row.isNull(c) ? nil : row.int64(c), s: row.int64(c + 1), b: row.int64(c + 2), q: row.int64(c + 3))
+                stored[n] = s
+                registers[n] = RegisterState(value: n == 0 ? .integer(row.int64(1)) : row.value(t.valueColumn(i - 1)),
+                                             clock: HLC(int64: s.h ?? 0), origin: replica.siteID(s.s), base: HLC(int64: s.b))
+            }
+        }
+        let alive = (registers[0]?.causalLength ?? 0) % 2 == 1
+        records.append(Touched(table: t, id: id, registers: registers, stored: stored,
+                               written: Array(repeating: false, count: size), wasAlive: alive))
+        index[key] = records.count - 1
+        return records.count - 1
+    }
+
+    /// Writes each record the batch wrote: its clock row, with the next sequence number after
+    /// `lastSeq` for its written registers and for those not yet pushed (above `pushed`, SPEC.md
+    /// §4); its domain row (deleted when it died, inserted whole when it came alive, otherwise the
+    /// changed columns updated); and its kept values when it is not alive. Returns the last
+    /// sequence number issued.
+    mutating func writeRows(lastSeq: Int64, pushed: Int64, site: (String) throws -> Int64) throws -> Int64 {
+        var seq = lastSeq
+        for r in records where r.isWritten {
+            seq += 1
+            try writeClock(r, seq: seq, pushed: pushed, site: site)
+            let e = r.entity
+            if r.alive {
+                if r.revived {
+                    if r.wasAlive { try delete(e, r.id) }
+                    try insert(r)
+                } else if !r.changed.isEmpty {
+                    try update(r)
+                }
+                if !r.wasAlive { try db.cached("DELETE FROM \(r.table.gone) WHERE id = ?").run { $0.bind(r.id, at: 1) } }
+            } else {
+                if r.wasAlive { try delete(e, r.id) }
+                try keep(r)
+            }
+        }
+        return seq
+    }
+
+    private func writeClock(_ r: Touched, seq: Int64, pushed: Int64, site: (String) throws -> Int64) throws {
+        let t = r.table
+        var columns: [Stored?] = []
+        var pending = false
+        for n in t.registers {
+            if r.written[n], let state = r.registers[n] {
+                columns.append(Stored(h: state.clock.int64, s: try site(state.origin), b: state.base.int64, q: seq))
+            } else if var s = r.stored[n] {
+                if s.q > pushed { s.q = seq }
+                if s.q < 0 { pending = true }
+                columns.append(s)
+            } else {
+                columns.append(nil)
+            }
+        }
+        try db.cached(t.upsert).run { st in
+            st.bind(r.id, at: 1)
+            st.bind(r.registers[0]?.causalLength ?? 0, at: 2)
+            if pending { st.bindNull(at: 3) } else { st.bind(seq, at: 3) }
+            for (i, s) in columns.enumerated() {
+                let at = Int32(4 + 4 * i)
+                guard let s else {
+                    st.bindNull(at: at)
+                    st.bind(Int64(0), at: at + 1)
+                    st.bind(Int64(0), at: at + 2)
+                    st.bindNull(at: at + 3)
+                    continue
+                }
+                if let h = s.h { st.bind(h, at: at) } else { st.bindNull(at: at) }
+                st.bind(s.s, at: at + 1)
+                st.bind(s.b, at: at + 2)
+                st.bind(s.q, at: at + 3)
+            }
+        }
+    }
+
+    private func keep(_ r: Touched) throws {
+        try db.cached(r.table.keep).run { st in
+            st.bind(r.id, at: 1)
+            for (i, f) in r.table.fields.enumerated() {
+                if let v = r.register(f.number)?.value { st.bind(v, at: Int32(i + 2)) } else { st.bindNull(at: Int32(i + 2)) }
+            }
+        }
+    }
+
+    private func delete(_ e: EntitySpec, _ id: String) throws {
+        try db.cached("DELETE FROM \(e.name) WHERE id = ?").run { $0.bind(id, at: 1) }
+    }
+
+    /// Inserts the row from the stored field values, null where none is stored (no column has a
+    /// default, so this is the row the old per-record INSERT of the non-null fields made).
+    private func insert(_ r: Touched) throws {
+        let e = r.entity
+        let st = try db.cached("INSERT INTO \(e.name) (" + (["id"] + e.fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
+            + Array(repeating: "?", count: e.fields.count + 1).joined(separator: ", ") + ")")
+        try st.run { st in
+            st.bind(r.id, at: 1)
+            for (i, f) in e.fields.enumerated() {
+                if let v = r.register(f.number)?.value { st.bind(v, at: Int32(i + 2)) } else { st.bindNull(at: Int32(i + 2)) }
+            }
+        }
+    }
+
+    private mutating func update(_ r: Touched) throws {
+        let e = r.entity
+        let cols = r.changed.sorted()
+        let key = UpdateKey(tbl: e.number, cols: cols)
+        let st: Statement
+        if let s = updates[key] {
+            st = s
+        } else {
+            let names = cols.map { e.field(number: $0)!.name }
+            st = try db.cached("UPDATE \(e.name) SET " + names.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE id = ?")
+            updates[key] = st
+        }
+        try st.run { st in
+            for (i, c) in cols.enumerated() { st.bind(r.register(c)?.value ?? .null, at: Int32(i + 1)) }
+            st.bind(r.id, at: Int32(cols.count + 1))
+        }
+    }
+}

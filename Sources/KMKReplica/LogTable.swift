@@ -1,0 +1,186 @@
+import KMKModel
+
+/// One entity's part of the change log (layout 2, SPEC.md §2 and §4), and the SQL that reads and
+/// writes it. Pure: it makes SQL text and holds no connection.
+///
+/// `kmk_<entity>_clock` has one row per record that this replica knows: the causal length `cl`,
+/// the record's sequence number `seq` (NULL while something in the row is pending), and for each
+/// *register* (the lifecycle, number 0, and each synced field, by field number `n`) four columns:
+/// `h<n>` the clock of the winning write, `s<n>` its origin site, `b<n>` the clock it overwrote and
+/// `q<n>` its sequence number: NULL when the register was never written, -1 while pending.
+///
+/// A register's value is not stored twice: a live record's values are its row in the entity's
+/// table; a record that is not alive (deleted, or known only from field changes) keeps its synced
+/// values in `kmk_<entity>_gone`, so a restore and the merge ledger still have them.
+struct LogTable {
+    let entity: EntitySpec
+    /// Register numbers: 0 (the lifecycle), then the synced fields' numbers.
+    let registers: [Int]
+    /// The synced fields, in register order after 0.
+    let fields: [FieldSpec]
+
+    init(_ entity: EntitySpec) {
+        self.entity = entity
+        fields = entity.syncedFields
+        registers = [0] + fields.map(\.number)
+    }
+
+    var clock: String { "kmk_\(entity.name)_clock" }
+    var gone: String { "kmk_\(entity.name)_gone" }
+
+    /// The four columns of every register, in register order: `h0, s0, b0, q0, h3, s3, …`.
+    var registerColumns: [String] {
+        registers.flatMap { ["h\($0)", "s\($0)", "b\($0)", "q\($0)"] }
+    }
+
+    // MARK: - Tables and triggers
+
+    var ddl: String {
+        let regs = registers.map { "h\($0) INTEGER, s\($0) INTEGER NOT NULL DEFAULT 0, b\($0) INTEGER NOT NULL DEFAULT 0, q\($0) INTEGER" }
+        var sql = "CREATE TABLE \(clock) (\n    id TEXT PRIMARY KEY NOT NULL, cl INTEGER NOT NULL DEFAULT 0, seq INTEGER,\n    "
+            + regs.joined(separator: ",\n    ") + "\n) STRICT, WITHOUT ROWID;\n"
+        sql += "CREATE INDEX \(clock)_seq ON \(clock) (seq);\n"
+        let values = fields.map { "\($0.name) \($0.kind.sqlType)" }
+        sql += "CREATE TABLE \(gone) (" + (["id TEXT PRIMARY KEY NOT NULL"] + values).joined(separator: ", ") + ") STRICT;\n"
+        return sql
+    }
+
+    /// The SET terms that make register `n` pending when `changed` holds: the clock it overwrote
+    /// becomes its base (a pending register keeps the base it had), origin this replica, no clock.
+    private func pending(_ n: Int, when changed: String) -> [String] {
+        [
+            "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL THEN h\(n) ELSE b\(n) END",
+            "h\(n) = CASE WHEN \(changed) THEN NULL ELSE h\(n) END",
+            "s\(n) = CASE WHEN \(changed) THEN 0 ELSE s\(n) END",
+            "q\(n) = CASE WHEN \(changed) THEN -1 ELSE q\(n) END",
+        ]
+    }
+
+    /// The capture triggers (SPEC.md §4). They use only built-in SQL, so they run in any client.
+    var triggers: String {
+        let e = entity.name
+        // INSERT: a new record, or the re-creation of one that is not alive (its causal length
+        // becomes odd). A new record's non-null fields are pending; a re-created one's fields are
+        // pending where they differ from the values it had.
+        let newCols = ["id", "cl", "seq", "b0", "q0"] + fields.map { "q\($0.number)" }
+        let newVals = ["NEW.id", "1", "NULL", "0", "-1"] + fields.map { "CASE WHEN NEW.\($0.name) IS NULL THEN NULL ELSE -1 END" }
+        var insert = """
+            CREATE TRIGGER kmk_\(e)_insert AFTER INSERT ON \(e) BEGIN
+                INSERT INTO \(clock) (\(newCols.joined(separator: ", "))) VALUES (\(newVals.joined(separator: ", ")))
+                    ON CONFLICT (id) DO UPDATE SET seq = NULL, cl = cl + 1, \(pending(0, when: "1").joined(separator: ", "))
+                    WHERE cl % 2 = 0;
+
+            """
+        if !fields.isEmpty {
+            let sets = fields.flatMap { pending($0.number, when: "(NEW.\($0.name) IS NOT g.\($0.name))") }
+            insert += """
+                    UPDATE \(clock) SET seq = NULL, \(sets.joined(separator: ", "))
+                        FROM \(gone) AS g WHERE g.id = NEW.id AND \(clock).id = NEW.id;
+
+                """
+        }
+        insert += "    DELETE FROM \(gone) WHERE id = NEW.id;\nEND;\n"
+
+        var update = ""
+        if !fields.isEmpty {
+            let changed = fields.map { "NEW.\($0.name) IS NOT OLD.\($0.name)" }
+            let sets = fields.flatMap { pending($0.number, when: "(NEW.\($0.name) IS NOT OLD.\($0.name))") }
+            update = """
+                CREATE TRIGGER kmk_\(e)_update AFTER UPDATE OF \(fields.map(\.name).joined(separator: ", ")) ON \(e)
+                WHEN \(changed.joined(separator: " OR ")) BEGIN
+                    UPDATE \(clock) SET seq = NULL, \(sets.joined(separator: ", ")) WHERE id = NEW.id;
+                END;
+
+                """
+        }
+        let idGuard = """
+            CREATE TRIGGER kmk_\(e)_id BEFORE UPDATE OF id ON \(e) WHEN NEW.id IS NOT OLD.id BEGIN
+                SELECT RAISE(ABORT, 'kmk-sync: a record id cannot change; delete the record and create a new one');
+            END;
+
+            """
+        // DELETE: the causal length becomes even, and the values are kept. The lifecycle's base is
+        // the newest clock of the record this replica knew, so a concurrent update elsewhere can be
+        // told apart in the merge ledger.
+        let newest = (registers.map { "coalesce(h\($0), 0)" } + ["0"]).joined(separator: ", ")
+        let delete = """
+            CREATE TRIGGER kmk_\(e)_delete AFTER DELETE ON \(e) BEGIN
+                INSERT OR REPLACE INTO \(gone) (\((["id"] + fields.map(\.name)).joined(separator: ", ")))
+                    VALUES (\((["OLD.id"] + fields.map { "OLD.\($0.name)" }).joined(separator: ", ")));
+                UPDATE \(clock) SET seq = NULL, cl = cl + 1, b0 = max(\(newest)), h0 = NULL, s0 = 0, q0 = -1
+                    WHERE id = OLD.id AND cl % 2 = 1;
+            END;
+
+            """
+        return insert + update + idGuard + delete
+    }
+
+    // MARK: - Statements
+
+    /// Stamps the pending records: ?1 the clock, ?2 the last sequence number issued, ?3 the push
+    /// cursor. Each pending record gets the next sequence number; its pending registers get the
+    /// clock and that number, and so do its registers not yet pushed (sequence number above ?3),
+    /// so that every register above the push cursor carries its record's number (SPEC.md §4).
+    var stamp: String {
+        let sets = registers.flatMap { n in
+            [
+                "h\(n) = CASE WHEN q\(n) = -1 THEN ?1 ELSE h\(n) END",
+                "s\(n) = CASE WHEN q\(n) = -1 THEN 0 ELSE s\(n) END",
+                "q\(n) = CASE WHEN q\(n) = -1 OR q\(n) > ?3 THEN ?2 + p.n ELSE q\(n) END",
+            ]
+        }
+        return """
+            WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM \(clock) WHERE seq IS NULL)
+            UPDATE \(clock) SET seq = ?2 + p.n, \(sets.joined(separator: ", "))
+            FROM p WHERE \(clock).id = p.id
+            """
+    }
+
+    /// Gives every stamped register with a sequence number above ?1 (the push cursor) its
+    /// record's number: the rule ``stamp`` keeps, restored after the cursor moved back.
+    var carryUnpushed: String {
+        let sets = registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN seq ELSE q\($0) END" }
+        return "UPDATE \(clock) SET \(sets.joined(separator: ", ")) WHERE seq > ?1"
+    }
+
+    /// Whether any record is pending.
+    var hasPending: String { "SELECT 1 FROM \(clock) WHERE seq IS NULL LIMIT 1" }
+
+    /// The columns of ``select(_:)``: id, cl, seq, then each register's h, s, b, q, then each
+    /// synced field's value (from the live row, or the kept values of a record not alive).
+    var selectColumns: String {
+        let values = fields.map { "CASE WHEN c.cl % 2 = 1 THEN d.\($0.name) ELSE g.\($0.name) END" }
+        return (["c.id", "c.cl", "c.seq"] + registerColumns.map { "c.\($0)" } + values).joined(separator: ", ")
+    }
+
+    /// Reads records with their registers and values; `tail` is the WHERE/ORDER clause.
+    func select(_ tail: String) -> String {
+        "SELECT \(selectColumns) FROM \(clock) c LEFT JOIN \(entity.name) d ON d.id = c.id LEFT JOIN \(gone) g ON g.id = c.id \(tail)"
+    }
+
+    /// Column index of register `i` (its position in ``registers``): h, s, b, q follow.
+    func registerColumn(_ i: Int) -> Int32 { Int32(3 + 4 * i) }
+
+    /// Column index of the value of synced field `i` (its position in ``fields``).
+    func valueColumn(_ i: Int) -> Int32 { Int32(3 + 4 * registers.count + i) }
+
+    /// Writes a whole clock row: id, cl, seq, then each register's h, s, b, q.
+    var upsert: String {
+        let cols = ["id", "cl", "seq"] + registerColumns
+        return "INSERT INTO \(clock) (\(cols.joined(separator: ", "))) VALUES ("
+            + Array(repeating: "?", count: cols.count).joined(separator: ", ") + ") ON CONFLICT (id) DO UPDATE SET "
+            + cols.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+    }
+
+    /// Keeps the values of a record that is not alive.
+    var keep: String {
+        "INSERT OR REPLACE INTO \(gone) (" + (["id"] + fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
+            + Array(repeating: "?", count: fields.count + 1).joined(separator: ", ") + ")"
+    }
+
+    /// How many registers have a sequence number above ?1.
+    var count: String {
+        "SELECT coalesce(sum(" + registers.map { "(coalesce(q\($0), 0) > ?1)" }.joined(separator: " + ")
+            + "), 0) FROM \(clock) WHERE seq > ?1"
+    }
+}

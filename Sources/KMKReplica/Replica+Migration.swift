@@ -1,0 +1,60 @@
+import KMKModel
+
+extension Replica {
+    /// Rewrites a file of change-log layout 1 (one `kmk_clock` row per field, with the value) to
+    /// layout 2 (one clock row per record, ``LogTable``), in one transaction: a kill or a full disk
+    /// leaves the file as it was (SPEC.md §2, "Older files").
+    ///
+    /// Every register keeps its value, clock, origin, base and sequence number; pending changes
+    /// stay pending; a record that is not alive keeps its values in `kmk_<entity>_gone`. Registers
+    /// not yet pushed take their record's newest sequence number, as in layout 2 (SPEC.md §4), so
+    /// the next push sends exactly what layout 1 would have sent. The file is then compacted.
+    func migrateLayout1() throws {
+        let oldLog = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kmk_clock'").first { $0.int64(0) }
+        guard oldLog == 1 else {
+            throw ReplicaError(.badFile, "\(path) has neither the old change log (kmk_clock) nor a layout mark; it is damaged: "
+                + "restore it from a backup")
+        }
+        let pushed = try meta("push.seq").integer ?? 0
+        try db.transaction {
+            for t in logTables {
+                let e = t.entity
+                for name in ["insert", "update", "delete", "id"] { try db.execute("DROP TRIGGER IF EXISTS kmk_\(e.name)_\(name)") }
+                try db.execute(t.ddl)
+                try db.execute(t.triggers)
+                // One row per record: each register's columns from its old row (q -1 when pending),
+                // the record's sequence number the newest of its rows (NULL when one is pending).
+                let registers = t.registers.flatMap { n in
+                    [
+                        "max(CASE WHEN col = \(n) THEN hlc END)",
+                        "coalesce(max(CASE WHEN col = \(n) THEN site END), 0)",
+                        "coalesce(max(CASE WHEN col = \(n) THEN base END), 0)",
+                        "max(CASE WHEN col = \(n) THEN coalesce(seq, -1) END)",
+                    ]
+                }
+                let synced = Set(t.registers)
+                try db.execute("""
+                    INSERT INTO \(t.clock) (id, cl, seq, \(t.registerColumns.joined(separator: ", ")))
+                    SELECT pk, coalesce(max(CASE WHEN col = 0 THEN val END), 0),
+                      CASE WHEN count(seq) < count(*) THEN NULL ELSE max(seq) END, \(registers.joined(separator: ", "))
+                    FROM kmk_clock WHERE tbl = \(e.number) AND col IN (\(synced.sorted().map(String.init).joined(separator: ", ")))
+                    GROUP BY pk
+                    """)
+                if !t.fields.isEmpty {
+                    let values = t.fields.map { "max(CASE WHEN col = \($0.number) THEN val END)" }
+                    try db.execute("""
+                        INSERT INTO \(t.gone) (id, \(t.fields.map(\.name).joined(separator: ", ")))
+                        SELECT pk, \(values.joined(separator: ", ")) FROM kmk_clock
+                        WHERE tbl = \(e.number) AND pk IN (SELECT id FROM \(t.clock) WHERE cl % 2 = 0) GROUP BY pk
+                        """)
+                } else {
+                    try db.execute("INSERT INTO \(t.gone) (id) SELECT id FROM \(t.clock) WHERE cl % 2 = 0")
+                }
+                try db.prepare(t.carryUnpushed).run([.integer(pushed)])
+            }
+            try db.execute("DROP TABLE kmk_clock")
+            try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
+        }
+        try db.execute("VACUUM")
+    }
+}

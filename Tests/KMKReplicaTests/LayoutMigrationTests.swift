@@ -1,0 +1,116 @@
+import Foundation
+import KMKModel
+import KMKReplica
+import KMKSync
+import KMKTestSupport
+import Testing
+
+/// A file made by kmk-sync with change-log layout 1 (one `kmk_clock` row per field) opens as
+/// layout 2 with nothing lost (SPEC.md §2, "Older files"). The fixture was made with the layout-1
+/// build (Fixtures/layout1/README.md): imports, updates, a delete, a restore, two replicas merging
+/// with conflicts and a delete beating concurrent updates, a push cursor, and an edit from the
+/// sqlite3 shell left pending.
+@Suite("Change-log layout 1 migration")
+struct LayoutMigrationTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/layout1")
+
+    /// Rows of a query run by the sqlite3 shell, one string per row (columns joined by '|').
+    func query(_ path: String, _ sql: String) throws -> [String] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = ["-bail", path, sql]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    /// `entity|id|field` of a layout-1 row `tbl|pk|col`.
+    func key(_ row: String) -> String {
+        let parts = row.split(separator: "|").map(String.init)
+        let e = Schema.current.entity(number: Int(parts[0])!)!
+        let col = Int(parts[2])!
+        return "\(e.name)|\(parts[1])|\(col == 0 ? Change.lifecycleField : e.field(number: col)!.name)"
+    }
+
+    func key(_ c: Change) -> String { "\(c.entity)|\(c.id)|\(c.field)" }
+
+    /// The change as JSON members (value, clock, origin), parsed, for comparing with `log --json`.
+    func members(_ c: Change) throws -> [String: Any] {
+        var bytes: [UInt8] = []
+        c.appendJSON(to: &bytes)
+        return try #require(try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) as? [String: Any])
+    }
+
+    @Test("a layout-1 file opens as layout 2 with every record, change, ledger entry and push state kept")
+    func migratesFixture() throws {
+        let dir = try TempDir()
+        let path = dir.path("old.kmk")
+        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent("0484-layout1.kmk").path, toPath: path)
+        // What layout 1 holds, read before kmk-sync opens the file.
+        let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+        let unpushed = Set(try query(path, "SELECT tbl, pk, col FROM kmk_clock WHERE seq > \(pushed) OR seq IS NULL").map(key))
+        let pending = Set(try query(path, "SELECT tbl, pk, col FROM kmk_clock WHERE seq IS NULL").map(key))
+        let ledger = try query(path, "SELECT count(*) FROM kmk_ledger")
+        #expect(pending.count == 1 && unpushed.count > pending.count && ledger != ["0"], "the fixture covers these cases")
+
+        let clock = ManualClock("2026-11-27T08:00:00Z")
+        var r = try Replica.open(at: path, now: clock.clock)
+        #expect(try r.meta("log_layout") == .integer(2))
+        #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name = 'kmk_clock'") == ["0"])
+        #expect(try query(path, "SELECT count(*) FROM kmk_ledger") == ledger)
+        #expect(try r.check().filter { !$0.ok }.map(\.detail) == [])
+
+        // The records, local-only fields included, as the layout-1 build exported them.
+        let export = try String(contentsOf: Self.fixtures.appendingPathComponent("0484-layout1.export-local.json"), encoding: .utf8)
+        #expect(try r.export(includeLocal: true).encoded() == export)
+
+        // Every change with its value, clock and origin, as the layout-1 build listed them (there,
+        // too, the pending edit was clocked when the file was opened).
+        let logText = try String(contentsOf: Self.fixtures.appendingPathComponent("0484-layout1.log.jsonl"), encoding: .utf8)
+        let old = try #require(try JSONSerialization.jsonObject(with: Data(logText.utf8)) as? [[String: Any]])
+        let now = Dictionary(uniqueKeysWithValues: try r.log(limit: 100_000).map { (key($0.change), $0.change) })
+        #expect(now.count == old.count)
+        for entry in old {
+            let k = "\(entry["entity"]!)|\(entry["id"]!)|\(entry["field"]!)"
+            guard let c = now[k] else {
+                Issue.record("\(k) is missing after the migration")
+                continue
+            }
+            let m = try members(c)
+            #expect(m["value"] as? NSObject == entry["value"] as? NSObject, "\(k)")
+            #expect(c.origin == entry["origin"] as? String, "\(k)")
+            if pending.contains(k) {
+                #expect(c.origin == r.replicaID && c.clock.millis == clock.millis, "the pending edit is clocked at the open: \(k)")
+            } else {
+                #expect(c.clock.hex == entry["clock"] as? String, "\(k)")
+            }
+        }
+
+        // The next push sends exactly what layout 1 had not pushed.
+        #expect(try r.pendingOutgoing() == unpushed.count)
+        let batch = try #require(try r.nextPushBatch(maxCount: 10_000, maxBytes: 10_000_000))
+        #expect(Set(batch.batch.changes.map(key)) == unpushed)
+
+        // A record deleted in layout 1 comes back with the values it had (kept, not in its table).
+        let deleted = try r.deletedIDs("venue")
+        #expect(!deleted.isEmpty)
+        for id in deleted {
+            let before = old.filter { "\($0["entity"]!)" == "venue" && "\($0["id"]!)" == id && "\($0["field"]!)" == "name" }
+            try r.restore("venue", id: id)
+            #expect(try r.record("venue", id: id)?["name"].text == before.first?["value"] as? String)
+        }
+        #expect(try r.check().filter { !$0.ok }.map(\.detail) == [])
+        r.close()
+
+        // Opening again changes nothing more.
+        let after = r.path
+        r = try Replica.open(at: after, now: clock.clock)
+        #expect(try r.meta("log_layout") == .integer(2))
+        r.close()
+    }
+}
