@@ -63,13 +63,36 @@ struct ApplyBatch {
         let cols: [Int]
     }
 
+    /// One entity's prepared statements, looked up once per batch (not by their SQL per record).
+    private struct Statements {
+        let select: Statement
+        let upsert: Statement
+        let keep: Statement
+        let insert: Statement
+        let delete: Statement
+        let unkeep: Statement
+    }
+
     let db: Database
     private var index: [Key: Int] = [:]
     var records: [Touched] = []
     private var updates: [UpdateKey: Statement] = [:]
+    private var statements: [Int: Statements] = [:]
 
     init(_ db: Database) {
         self.db = db
+    }
+
+    private mutating func statements(_ t: LogTable) throws -> Statements {
+        if let s = statements[t.entity.number] { return s }
+        let e = t.entity
+        let s = Statements(
+            select: try db.cached(t.selectByID), upsert: try db.cached(t.upsert), keep: try db.cached(t.keep),
+            insert: try db.cached("INSERT INTO \(e.name) (" + (["id"] + e.fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
+                + Array(repeating: "?", count: e.fields.count + 1).joined(separator: ", ") + ")"),
+            delete: try db.cached("DELETE FROM \(e.name) WHERE id = ?"), unkeep: try db.cached("DELETE FROM \(t.gone) WHERE id = ?"))
+        statements[e.number] = s
+        return s
     }
 
     /// The position of a record in ``records``, reading its clock row and values the first time.
@@ -79,7 +102,7 @@ struct ApplyBatch {
         let size = (t.registers.max() ?? 0) + 1
         var registers: [RegisterState?] = Array(repeating: nil, count: size)
         var stored: [Stored?] = Array(repeating: nil, count: size)
-        try db.cached(t.select("WHERE c.id = ?1")).each(binding: { $0.bind(id, at: 1) }) { row in
+        try statements(t).select.each(binding: { $0.bind(id, at: 1) }) { row in
             for (i, n) in t.registers.enumerated() {
                 let c = t.registerColumn(i)
                 guard !row.isNull(c + 3) else { continue }
@@ -105,25 +128,25 @@ struct ApplyBatch {
         var seq = lastSeq
         for r in records where r.isWritten {
             seq += 1
-            try writeClock(r, seq: seq, pushed: pushed, site: site)
-            let e = r.entity
+            let st = try statements(r.table)
+            try writeClock(r, st.upsert, seq: seq, pushed: pushed, site: site)
             if r.alive {
                 if r.revived {
-                    if r.wasAlive { try delete(e, r.id) }
-                    try insert(r)
+                    if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
+                    try insert(r, st.insert)
                 } else if !r.changed.isEmpty {
                     try update(r)
                 }
-                if !r.wasAlive { try db.cached("DELETE FROM \(r.table.gone) WHERE id = ?").run { $0.bind(r.id, at: 1) } }
+                if !r.wasAlive { try st.unkeep.run { $0.bind(r.id, at: 1) } }
             } else {
-                if r.wasAlive { try delete(e, r.id) }
-                try keep(r)
+                if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
+                try keep(r, st.keep)
             }
         }
         return seq
     }
 
-    private func writeClock(_ r: Touched, seq: Int64, pushed: Int64, site: (String) throws -> Int64) throws {
+    private func writeClock(_ r: Touched, _ upsert: Statement, seq: Int64, pushed: Int64, site: (String) throws -> Int64) throws {
         let t = r.table
         var columns: [Stored?] = []
         var pending = false
@@ -138,7 +161,7 @@ struct ApplyBatch {
                 columns.append(nil)
             }
         }
-        try db.cached(t.upsert).run { st in
+        try upsert.run { st in
             st.bind(r.id, at: 1)
             st.bind(r.registers[0]?.causalLength ?? 0, at: 2)
             if pending { st.bindNull(at: 3) } else { st.bind(seq, at: 3) }
@@ -159,8 +182,8 @@ struct ApplyBatch {
         }
     }
 
-    private func keep(_ r: Touched) throws {
-        try db.cached(r.table.keep).run { st in
+    private func keep(_ r: Touched, _ keep: Statement) throws {
+        try keep.run { st in
             st.bind(r.id, at: 1)
             for (i, f) in r.table.fields.enumerated() {
                 if let v = r.register(f.number)?.value { st.bind(v, at: Int32(i + 2)) } else { st.bindNull(at: Int32(i + 2)) }
@@ -168,19 +191,12 @@ struct ApplyBatch {
         }
     }
 
-    private func delete(_ e: EntitySpec, _ id: String) throws {
-        try db.cached("DELETE FROM \(e.name) WHERE id = ?").run { $0.bind(id, at: 1) }
-    }
-
     /// Inserts the row from the stored field values, null where none is stored (no column has a
     /// default, so this is the row the old per-record INSERT of the non-null fields made).
-    private func insert(_ r: Touched) throws {
-        let e = r.entity
-        let st = try db.cached("INSERT INTO \(e.name) (" + (["id"] + e.fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
-            + Array(repeating: "?", count: e.fields.count + 1).joined(separator: ", ") + ")")
-        try st.run { st in
+    private func insert(_ r: Touched, _ insert: Statement) throws {
+        try insert.run { st in
             st.bind(r.id, at: 1)
-            for (i, f) in e.fields.enumerated() {
+            for (i, f) in r.entity.fields.enumerated() {
                 if let v = r.register(f.number)?.value { st.bind(v, at: Int32(i + 2)) } else { st.bindNull(at: Int32(i + 2)) }
             }
         }

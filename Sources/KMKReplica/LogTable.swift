@@ -19,14 +19,41 @@ struct LogTable {
     /// The synced fields, in register order after 0.
     let fields: [FieldSpec]
 
+    /// The SQL of the statements below, made once (they run per record): ``makeStamp()`` etc.
+    let clock: String
+    let gone: String
+    private(set) var stamp: String
+    private(set) var hasPending: String
+    private(set) var carryUnpushed: String
+    private(set) var selectByID: String
+    private(set) var selectAfter: String
+    private(set) var upsert: String
+    private(set) var keep: String
+    private(set) var count: String
+
     init(_ entity: EntitySpec) {
         self.entity = entity
         fields = entity.syncedFields
         registers = [0] + fields.map(\.number)
+        clock = "kmk_\(entity.name)_clock"
+        gone = "kmk_\(entity.name)_gone"
+        stamp = ""
+        hasPending = ""
+        carryUnpushed = ""
+        selectByID = ""
+        selectAfter = ""
+        upsert = ""
+        keep = ""
+        count = ""
+        stamp = makeStamp()
+        hasPending = "SELECT 1 FROM \(clock) WHERE seq IS NULL LIMIT 1"
+        carryUnpushed = makeCarryUnpushed()
+        selectByID = select("WHERE c.id = ?1")
+        selectAfter = select("WHERE c.seq > ?1 ORDER BY c.seq")
+        upsert = makeUpsert()
+        keep = makeKeep()
+        count = makeCount()
     }
-
-    var clock: String { "kmk_\(entity.name)_clock" }
-    var gone: String { "kmk_\(entity.name)_gone" }
 
     /// The four columns of every register, in register order: `h0, s0, b0, q0, h3, s3, …`.
     var registerColumns: [String] {
@@ -121,7 +148,7 @@ struct LogTable {
     /// cursor. Each pending record gets the next sequence number; its pending registers get the
     /// clock and that number, and so do its registers not yet pushed (sequence number above ?3),
     /// so that every register above the push cursor carries its record's number (SPEC.md §4).
-    var stamp: String {
+    private func makeStamp() -> String {
         let sets = registers.flatMap { n in
             [
                 "h\(n) = CASE WHEN q\(n) = -1 THEN ?1 ELSE h\(n) END",
@@ -138,13 +165,10 @@ struct LogTable {
 
     /// Gives every stamped register with a sequence number above ?1 (the push cursor) its
     /// record's number: the rule ``stamp`` keeps, restored after the cursor moved back.
-    var carryUnpushed: String {
+    private func makeCarryUnpushed() -> String {
         let sets = registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN seq ELSE q\($0) END" }
         return "UPDATE \(clock) SET \(sets.joined(separator: ", ")) WHERE seq > ?1"
     }
-
-    /// Whether any record is pending.
-    var hasPending: String { "SELECT 1 FROM \(clock) WHERE seq IS NULL LIMIT 1" }
 
     /// The columns of ``select(_:)``: id, cl, seq, then each register's h, s, b, q, then each
     /// synced field's value (from the live row, or the kept values of a record not alive).
@@ -165,7 +189,7 @@ struct LogTable {
     func valueColumn(_ i: Int) -> Int32 { Int32(3 + 4 * registers.count + i) }
 
     /// Writes a whole clock row: id, cl, seq, then each register's h, s, b, q.
-    var upsert: String {
+    private func makeUpsert() -> String {
         let cols = ["id", "cl", "seq"] + registerColumns
         return "INSERT INTO \(clock) (\(cols.joined(separator: ", "))) VALUES ("
             + Array(repeating: "?", count: cols.count).joined(separator: ", ") + ") ON CONFLICT (id) DO UPDATE SET "
@@ -173,13 +197,13 @@ struct LogTable {
     }
 
     /// Keeps the values of a record that is not alive.
-    var keep: String {
+    private func makeKeep() -> String {
         "INSERT OR REPLACE INTO \(gone) (" + (["id"] + fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
             + Array(repeating: "?", count: fields.count + 1).joined(separator: ", ") + ")"
     }
 
     /// How many registers have a sequence number above ?1.
-    var count: String {
+    private func makeCount() -> String {
         "SELECT coalesce(sum(" + registers.map { "(coalesce(q\($0), 0) > ?1)" }.joined(separator: " + ")
             + "), 0) FROM \(clock) WHERE seq > ?1"
     }

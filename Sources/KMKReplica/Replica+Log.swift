@@ -46,7 +46,7 @@ extension Replica {
         defer { for (_, st) in cursors { st.reset() } }
         var heads: [Int64?] = []
         for t in logTables {
-            let st = try db.cached(t.select("WHERE c.seq > ?1 ORDER BY c.seq"))
+            let st = try db.cached(t.selectAfter)
             st.reset()
             st.bind(seq, at: 1)
             cursors.append((t, st))

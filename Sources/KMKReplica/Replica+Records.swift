@@ -261,7 +261,7 @@ extension Replica {
     func storedFields(_ e: EntitySpec, _ id: String) throws -> [String: Value] {
         let t = logTable(e)
         var out: [String: Value] = [:]
-        _ = try db.cached(t.select("WHERE c.id = ?")).first([.text(id)]) { row in
+        _ = try db.cached(t.selectByID).first([.text(id)]) { row in
             for (i, f) in t.fields.enumerated() where !row.isNull(t.registerColumn(i + 1) + 3) {
                 let v = row.value(t.valueColumn(i))
                 if !v.isNull { out[f.name] = v }
