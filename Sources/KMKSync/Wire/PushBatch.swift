@@ -54,6 +54,16 @@ public struct PushBatch: Hashable, Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Reads a push body straight from its bytes, when it has the common form: every member
+    /// known and present once, every change valid. Nil otherwise; then read it with
+    /// ``JSONValue/parse(_:)``, ``envelope(_:)`` and ``decodeChanges(_:schema:)``, which say
+    /// precisely what is wrong (or accept it). When not nil, the batch is the one those return.
+    public init?(body: [UInt8], schema spec: Schema = .current) {
+        var reader = WireReader(bytes: body, schema: spec)
+        guard let batch = try? reader.pushBatch() else { return nil }
+        self = batch
+    }
+
     /// Reads the envelope only: replica, batch and schema, and the raw changes. The changes are
     /// decoded by ``decodeChanges(_:schema:)`` once the schema version is known to match.
     public static func envelope(_ json: JSONValue) throws(SyncError) -> (replica: String, batch: Int64, schema: Int, changes: [JSONValue]) {
