@@ -55,7 +55,7 @@ public final class HubClient: Sendable {
     }
 
     public func push(_ batch: PushBatch) async throws -> PushReply {
-        let body = Array(batch.json().utf8)
+        let body = batch.body()
         do {
             return try PushReply(json: try await send("POST", "/v1/push", body: body))
         } catch let e as SyncError {
