@@ -55,7 +55,7 @@ public final class HubClient: Sendable {
     }
 
     public func push(_ batch: PushBatch) async throws -> PushReply {
-        let body = Array(batch.json().utf8)
+        let body = batch.body()
         do {
             return try PushReply(json: try await send("POST", "/v1/push", body: body))
         } catch let e as SyncError {
@@ -68,7 +68,11 @@ public final class HubClient: Sendable {
         if nationalOnly { query.append(URLQueryItem(name: "only", value: "national")) }
         if let cursor { query.append(URLQueryItem(name: "cursor", value: cursor)) }
         if let limit { query.append(URLQueryItem(name: "limit", value: String(limit))) }
-        let json = try await send("GET", "/v1/changes", query: query)
+        let body = try await sendBytes("GET", "/v1/changes", query: query, attempts: nil)
+        // The common form, read straight from the bytes; anything else through the JSON tree,
+        // which names what is wrong.
+        if let page = PullPage(body: body) { return page }
+        let json = try parse(String(decoding: body, as: UTF8.self), "GET", "/v1/changes")
         do {
             return try PullPage(json: json)
         } catch {
@@ -94,7 +98,11 @@ public final class HubClient: Sendable {
     /// 200, throws ``WireError`` for a 4xx with an error body.
     func send(_ method: String, _ path: String, query: [URLQueryItem] = [], body: [UInt8]? = nil,
               attempts: Int? = nil) async throws -> JSONValue {
-        let text = try await sendText(method, path, query: query, body: body, attempts: attempts)
+        try parse(try await sendText(method, path, query: query, body: body, attempts: attempts), method, path)
+    }
+
+    /// The JSON of a 200's body.
+    private func parse(_ text: String, _ method: String, _ path: String) throws -> JSONValue {
         do {
             return try JSONValue.parse(text)
         } catch {
@@ -105,6 +113,12 @@ public final class HubClient: Sendable {
     /// Sends one request, retrying connection errors and 5xx; returns the text body of a 200.
     func sendText(_ method: String, _ path: String, query: [URLQueryItem] = [], body: [UInt8]? = nil,
                   attempts: Int? = nil) async throws -> String {
+        String(decoding: try await sendBytes(method, path, query: query, body: body, attempts: attempts), as: UTF8.self)
+    }
+
+    /// Sends one request, retrying connection errors and 5xx; returns the body of a 200 (gunzipped).
+    func sendBytes(_ method: String, _ path: String, query: [URLQueryItem] = [], body: [UInt8]? = nil,
+                   attempts: Int?) async throws -> [UInt8] {
         var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty {
             components.queryItems = query
@@ -144,17 +158,17 @@ public final class HubClient: Sendable {
             wire.add(sent: WireCounter.size(of: request), received: WireCounter.size(of: http, body: WireCounter.bodySize(http, data)))
             var bytes = [UInt8](data)
             if Gzip.isGzip(bytes) { bytes = (try? Gzip.decompress(bytes, limit: 512 * 1024 * 1024)) ?? bytes }
-            let text = String(decoding: bytes, as: UTF8.self)
             if http.statusCode >= 500 {
+                let text = String(decoding: bytes, as: UTF8.self)
                 lastProblem = "HTTP \(http.statusCode)" + (WireError(status: http.statusCode, body: text).map { ": \($0.message)" } ?? "")
                 continue
             }
             guard http.statusCode == 200 else {
-                if let e = WireError(status: http.statusCode, body: text) { throw e }
+                if let e = WireError(status: http.statusCode, body: String(decoding: bytes, as: UTF8.self)) { throw e }
                 throw ClientError(.protocolError, "\(baseURL) answered \(method) \(path) with HTTP \(http.statusCode) and no "
                     + "kmk-sync error body: is the URL a kmk-sync hub?")
             }
-            return text
+            return bytes
         }
         throw ClientError(.unavailable, "the hub at \(baseURL) is unavailable after \(total) attempt\(total == 1 ? "" : "s") "
             + "(\(lastProblem)); nothing was lost: the changes stay pending. Try again later")

@@ -121,18 +121,24 @@ package struct HubRoutes {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw HubError.badRequest("the body is not UTF-8 text")
         }
-        let parsed: JSONValue
-        do { parsed = try JSONValue.parse(text) } catch {
-            throw HubError.badRequest("the body is not valid JSON: \(error)")
-        }
-        let envelope = try PushBatch.envelope(parsed)
-        try checkSchema(envelope.schema)
-        guard envelope.changes.count <= configuration.maxBatchChanges else {
-            throw HubError.tooLarge("the batch holds \(envelope.changes.count) changes; this hub takes at most "
-                + "\(configuration.maxBatchChanges) per batch")
-        }
-        let batch = PushBatch(replica: envelope.replica, batch: envelope.batch, schema: envelope.schema,
+        let batch: PushBatch
+        if let read = PushBatch(body: bytes) {
+            // The common form, read straight from the bytes: the same checks, in the same order.
+            try checkSchema(read.schema)
+            try checkCount(read.changes.count)
+            batch = read
+        } else {
+            // Anything else is read through the JSON tree, which names what is wrong.
+            let parsed: JSONValue
+            do { parsed = try JSONValue.parse(text) } catch {
+                throw HubError.badRequest("the body is not valid JSON: \(error)")
+            }
+            let envelope = try PushBatch.envelope(parsed)
+            try checkSchema(envelope.schema)
+            try checkCount(envelope.changes.count)
+            batch = PushBatch(replica: envelope.replica, batch: envelope.batch, schema: envelope.schema,
                               changes: try PushBatch.decodeChanges(envelope.changes))
+        }
         switch try await service.push(batch, scope: scope, maxDrift: configuration.maxDrift) {
         case .accepted(let reply):
             await metrics.push(received: batch.changes.count, applied: reply.applied, duplicate: reply.duplicate)
@@ -140,6 +146,14 @@ package struct HubRoutes {
         case .gap(let expected):
             throw HubError(409, "batch_gap", "batch \(batch.batch) does not follow the last batch the hub applied for "
                 + "replica \(batch.replica); the hub expects batch \(expected)", expectedBatch: expected)
+        }
+    }
+
+    /// Refuses a batch of more changes than this hub takes.
+    func checkCount(_ count: Int) throws {
+        guard count <= configuration.maxBatchChanges else {
+            throw HubError.tooLarge("the batch holds \(count) changes; this hub takes at most "
+                + "\(configuration.maxBatchChanges) per batch")
         }
     }
 

@@ -5,7 +5,7 @@ public enum CanonicalJSON {
     /// A JSON string literal for `s`.
     public static func string(_ s: String) -> String {
         // Most strings (ids, names, dates) need no escape: copy them whole.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + s + "\"" }
+        if !needsEscape(s) { return "\"" + s + "\"" }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {
@@ -25,13 +25,23 @@ public enum CanonicalJSON {
 
     /// Appends the JSON string literal for `s` (the bytes of ``string(_:)``).
     public static func append(string s: String, to out: inout [UInt8]) {
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+        if !needsEscape(s) {
             out.append(0x22)
             out.append(contentsOf: s.utf8)
             out.append(0x22)
         } else {
             out.append(contentsOf: string(s).utf8)
         }
+    }
+
+    /// Whether `s` holds a byte that a JSON string must escape (a quote, a backslash, a control
+    /// character); straight over the bytes when the string has them contiguous.
+    static func needsEscape(_ s: String) -> Bool {
+        func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C { return true }
+            return false
+        }
+        return s.utf8.withContiguousStorageIfAvailable(scan) ?? s.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
     }
 
     /// Appends the JSON literal for a stored value of a field (the bytes of ``value(_:kind:)``).

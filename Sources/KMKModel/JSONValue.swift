@@ -74,19 +74,22 @@ extension JSONValue {
     }
 }
 
-struct JSONParser {
-    let bytes: [UInt8]
-    var i = 0
+/// The JSON reader behind ``JSONValue/parse(_:)``. `package`, so that the wire decoders of
+/// KMKSync can read changes straight from the bytes with the very same string, number and
+/// literal rules (and so accept and refuse exactly what the tree does).
+package struct JSONParser {
+    package let bytes: [UInt8]
+    package var i = 0
     var line = 1
     var lineStart = 0
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    package init(bytes: [UInt8]) { self.bytes = bytes }
 
-    func error(_ reason: String) -> JSONSyntaxError {
+    package func error(_ reason: String) -> JSONSyntaxError {
         JSONSyntaxError(line: line, column: i - lineStart + 1, reason: reason)
     }
 
-    mutating func skipSpace() {
+    package mutating func skipSpace() {
         while i < bytes.count {
             switch bytes[i] {
             case 0x20, 0x09, 0x0D: i += 1
@@ -145,13 +148,16 @@ struct JSONParser {
         }
     }
 
-    mutating func literal(_ word: String) throws(JSONSyntaxError) {
-        let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw error("unexpected character") }
-        i += w.count
+    package mutating func literal(_ word: String) throws(JSONSyntaxError) {
+        var j = i
+        for b in word.utf8 {
+            guard j < bytes.count, bytes[j] == b else { throw error("unexpected character") }
+            j += 1
+        }
+        i = j
     }
 
-    mutating func number() throws(JSONSyntaxError) -> String {
+    package mutating func number() throws(JSONSyntaxError) -> String {
         let start = i
         func digits() -> Int {
             let s = i
@@ -173,7 +179,7 @@ struct JSONParser {
         return String(decoding: bytes[start..<i], as: UTF8.self)
     }
 
-    mutating func string() throws(JSONSyntaxError) -> String {
+    package mutating func string() throws(JSONSyntaxError) -> String {
         i += 1  // opening quote
         // Fast path: a string without escapes or control characters is its bytes as they are.
         let start = i

@@ -20,10 +20,16 @@ public enum RecordID {
 
     /// Whether `s` is a record id: a UUID (any case) or a four-digit kommunkod.
     public static func isValid(_ s: String) -> Bool {
-        let c = s.utf8
+        // Straight over the bytes (a hot path of the wire readers and the hub).
+        if let valid = s.utf8.withContiguousStorageIfAvailable(isValid(utf8:)) { return valid }
+        return Array(s.utf8).withUnsafeBufferPointer(isValid(utf8:))
+    }
+
+    private static func isValid(utf8 c: UnsafeBufferPointer<UInt8>) -> Bool {
         if c.count == 4 { return c.allSatisfy { $0 >= 48 && $0 <= 57 } }
         guard c.count == 36 else { return false }
-        for (i, b) in c.enumerated() {
+        for i in 0..<36 {
+            let b = c[i]
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 guard b == UInt8(ascii: "-") else { return false }
             } else {

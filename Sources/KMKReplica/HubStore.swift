@@ -158,7 +158,8 @@ public final class HubStore {
             if batch.batch != last + 1 { return .gap(expected: last + 1) }
             let first = lastSeq + 1
             var applied = 0
-            for c in batch.changes where try merge(c) { applied += 1 }
+            var record = try RecordRegisters(db)
+            for c in batch.changes where try merge(c, into: &record) { applied += 1 }
             if lastSeq >= first {
                 try db.cached("INSERT INTO hub_commit (first_seq, last_seq, tag, at) VALUES (?, ?, ?, ?)")
                     .run([.integer(first), .integer(lastSeq), .text(HubStore.newTag()), .integer(Int64(wall))])
@@ -188,20 +189,55 @@ public final class HubStore {
         }
     }
 
-    /// Merges one change into its register; returns whether it won.
-    private func merge(_ c: Change) throws -> Bool {
-        let e = schema.entity(c.entity)!
-        let col = c.isLifecycle ? 0 : e.field(c.field)!.number
-        let tbl = Int64(e.number)
-        var stored: RegisterState?
-        try db.cached("SELECT val, hlc, site, base FROM hub_register WHERE tbl = ? AND pk = ? AND col = ?").each(binding: { st in
-            st.bind(tbl, at: 1)
-            st.bind(c.id, at: 2)
-            st.bind(Int64(col), at: 3)
-        }) { row in
-            stored = RegisterState(value: row.value(0), clock: HLC(int64: row.int64(1)), origin: siteID(row.int64(2)),
-                                   base: HLC(int64: row.int64(3)))
+    /// The registers of one record as the batch has left them: a batch sends a record's changes
+    /// one after the other, so they are read with one range query per record instead of one
+    /// query per change.
+    struct RecordRegisters {
+        /// The statements that read a record's registers and write one, looked up once per batch.
+        let read: Statement
+        let write: Statement
+        var tbl: Int64 = -1
+        var pk = ""
+        /// (col, register), at most one per column.
+        var registers: [(col: Int64, state: RegisterState)] = []
+
+        init(_ db: Database) throws {
+            read = try db.cached("SELECT col, val, hlc, site, base FROM hub_register WHERE tbl = ? AND pk = ?")
+            write = try db.cached("""
+                INSERT INTO hub_register (tbl, pk, col, muni, val, hlc, site, base, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tbl, pk, col) DO UPDATE SET val = excluded.val, hlc = excluded.hlc, site = excluded.site,
+                base = excluded.base, seq = excluded.seq
+                """)
         }
+
+        func state(_ col: Int64) -> RegisterState? {
+            registers.first { $0.col == col }?.state
+        }
+
+        mutating func set(_ col: Int64, _ state: RegisterState) {
+            if let i = registers.firstIndex(where: { $0.col == col }) { registers[i].state = state } else { registers.append((col, state)) }
+        }
+    }
+
+    /// Merges one change into its register; returns whether it won. `record` holds the registers
+    /// of the change's record when the previous change was for the same one (else they are read).
+    private func merge(_ c: Change, into record: inout RecordRegisters) throws -> Bool {
+        let e = schema.entity(c.entity)!
+        let col = Int64(c.isLifecycle ? 0 : e.field(c.field)!.number)
+        let tbl = Int64(e.number)
+        if record.tbl != tbl || record.pk != c.id {
+            record.tbl = tbl
+            record.pk = c.id
+            record.registers.removeAll(keepingCapacity: true)
+            try record.read.each(binding: { st in
+                st.bind(tbl, at: 1)
+                st.bind(c.id, at: 2)
+            }) { row in
+                record.registers.append((row.int64(0), RegisterState(value: row.value(1), clock: HLC(int64: row.int64(2)),
+                                                                     origin: siteID(row.int64(3)), base: HLC(int64: row.int64(4)))))
+            }
+        }
+        let stored = record.state(col)
         let incoming = RegisterState(c)
         let outcome = c.isLifecycle ? MergeRules.mergeLifecycle(stored: stored, incoming: incoming)
             : MergeRules.mergeField(stored: stored, incoming: incoming)
@@ -209,14 +245,10 @@ public final class HubStore {
         let site = try siteNumber(c.origin)
         lastSeq += 1
         let seq = lastSeq
-        try db.cached("""
-            INSERT INTO hub_register (tbl, pk, col, muni, val, hlc, site, base, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (tbl, pk, col) DO UPDATE SET val = excluded.val, hlc = excluded.hlc, site = excluded.site,
-            base = excluded.base, seq = excluded.seq
-            """).run { st in
+        try record.write.run { st in
                 st.bind(tbl, at: 1)
                 st.bind(c.id, at: 2)
-                st.bind(Int64(col), at: 3)
+                st.bind(col, at: 3)
                 if let m = c.municipality { st.bind(m, at: 4) } else { st.bindNull(at: 4) }
                 st.bind(c.value, at: 5)
                 st.bind(c.clock.int64, at: 6)
@@ -224,6 +256,7 @@ public final class HubStore {
                 st.bind(c.base.int64, at: 8)
                 st.bind(seq, at: 9)
             }
+        record.set(col, incoming)
         return true
     }
 

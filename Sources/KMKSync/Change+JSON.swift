@@ -94,6 +94,12 @@ extension Change {
     /// `text` in lower case; the same string, not a new one, when it has no capital ASCII letter
     /// (ids travel in lower case, so almost always).
     static func lowercased(_ text: String) -> String {
-        text.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } ? text.lowercased() : text
+        func capital(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            for b in bytes where b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") { return true }
+            return false
+        }
+        let hasCapital = text.utf8.withContiguousStorageIfAvailable(capital)
+            ?? text.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        return hasCapital ? text.lowercased() : text
     }
 }

@@ -22,6 +22,28 @@ struct WireTests {
         #expect(WireError(status: 502, body: "<html>bad gateway</html>") == nil)
     }
 
+    @Test("changes encoded once give the same body as changes encoded when sent")
+    func encodedOnce() {
+        var other = change
+        other.id = "00000000-0000-4000-8000-000000000002"
+        other.value = .text("a \"quoted\" name\n")
+        let changes = [change, other, change]
+        var encoded = EncodedChanges()
+        let sizes = changes.map { encoded.append($0) }
+        #expect(sizes == changes.map { $0.json().utf8.count + 2 })
+        encoded.append(other)
+        encoded.removeLast()
+        let once = PushBatch(replica: change.origin, batch: 2, schema: 1, changes: changes, encoded: encoded)
+        let plain = PushBatch(replica: change.origin, batch: 2, schema: 1, changes: changes)
+        #expect(once == plain && once.body() == plain.body() && once.json() == plain.json())
+        #expect(PushBatch(body: once.body()) == plain)
+        var shorter = once
+        shorter.changes.removeLast()
+        #expect(shorter.body() == PushBatch(replica: change.origin, batch: 2, schema: 1, changes: Array(changes.prefix(2))).body())
+        let empty = PushBatch(replica: change.origin, batch: 1, schema: 1, changes: [], encoded: EncodedChanges())
+        #expect(empty.json() == PushBatch(replica: change.origin, batch: 1, schema: 1, changes: []).json())
+    }
+
     @Test("bad envelopes are refused with a message naming the member")
     func badEnvelopes() {
         for (body, word) in [("[]", "object"), ("{\"replica\":\"x\"}", "replica"),

@@ -31,6 +31,16 @@ public struct PullPage: Hashable, Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Reads a page straight from its bytes, when it has the common form: every member known
+    /// and present once, every change valid. Nil otherwise; then read it with
+    /// ``JSONValue/parse(_:)`` and ``init(json:schema:)``, which say precisely what is wrong (or
+    /// accept it). When not nil, the page is the one those return.
+    public init?(body: [UInt8], schema spec: Schema = .current) {
+        var reader = WireReader(bytes: body, schema: spec)
+        guard let page = try? reader.pullPage() else { return nil }
+        self = page
+    }
+
     public init(json: JSONValue, schema spec: Schema = .current) throws(SyncError) {
         guard let hub = json["hub"]?.stringValue, let schema = json["schema"]?.intValue,
               let cursor = json["cursor"]?.stringValue, case .bool(let more)? = json["more"],

@@ -9,13 +9,36 @@ public struct PushBatch: Hashable, Sendable {
     public var replica: String
     public var batch: Int64
     public var schema: Int
-    public var changes: [Change]
+    public var changes: [Change] {
+        didSet { encoded = nil }
+    }
+    /// The changes already encoded (by the replica, measuring the batch), or nil.
+    private var encoded: [UInt8]?
 
     public init(replica: String, batch: Int64, schema: Int, changes: [Change]) {
         self.replica = replica
         self.batch = batch
         self.schema = schema
         self.changes = changes
+    }
+
+    /// A batch whose changes were encoded once already, in order, with the replica's schema:
+    /// ``body()`` sends those bytes instead of encoding every change again.
+    public init(replica: String, batch: Int64, schema: Int, changes: [Change], encoded: EncodedChanges) {
+        precondition(encoded.count == changes.count, "encoded holds \(encoded.count) changes, the batch \(changes.count)")
+        self.init(replica: replica, batch: batch, schema: schema, changes: changes)
+        self.encoded = encoded.bytes
+    }
+
+    public static func == (a: PushBatch, b: PushBatch) -> Bool {
+        a.replica == b.replica && a.batch == b.batch && a.schema == b.schema && a.changes == b.changes
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(replica)
+        h.combine(batch)
+        h.combine(schema)
+        h.combine(changes)
     }
 
     /// What identifies the batch's content, whatever its number: SHA-256 (hex) over each change's
@@ -40,18 +63,38 @@ public struct PushBatch: Hashable, Sendable {
         return SHA256.hex(SHA256.hash(bytes))
     }
 
-    /// The request body.
+    /// The request body as text.
     public func json(schema spec: Schema = .current) -> String {
+        String(decoding: body(schema: spec), as: UTF8.self)
+    }
+
+    /// The request body's bytes; the changes encoded once already (``EncodedChanges``) are
+    /// copied as they are.
+    public func body(schema spec: Schema = .current) -> [UInt8] {
         let start = "{\"replica\":" + CanonicalJSON.string(replica) + ",\"batch\":\(batch),\"schema\":\(schema),\"changes\":["
         var out: [UInt8] = []
-        out.reserveCapacity(start.utf8.count + changes.count * 256)
+        out.reserveCapacity(start.utf8.count + (encoded?.count ?? changes.count * 256) + 2)
         out.append(contentsOf: start.utf8)
-        for (i, c) in changes.enumerated() {
-            if i > 0 { out.append(contentsOf: ",\n".utf8) }
-            c.appendJSON(to: &out, schema: spec)
+        if let encoded {
+            out.append(contentsOf: encoded)
+        } else {
+            for (i, c) in changes.enumerated() {
+                if i > 0 { out.append(contentsOf: ",\n".utf8) }
+                c.appendJSON(to: &out, schema: spec)
+            }
         }
         out.append(contentsOf: "]}".utf8)
-        return String(decoding: out, as: UTF8.self)
+        return out
+    }
+
+    /// Reads a push body straight from its bytes, when it has the common form: every member
+    /// known and present once, every change valid. Nil otherwise; then read it with
+    /// ``JSONValue/parse(_:)``, ``envelope(_:)`` and ``decodeChanges(_:schema:)``, which say
+    /// precisely what is wrong (or accept it). When not nil, the batch is the one those return.
+    public init?(body: [UInt8], schema spec: Schema = .current) {
+        var reader = WireReader(bytes: body, schema: spec)
+        guard let batch = try? reader.pushBatch() else { return nil }
+        self = batch
     }
 
     /// Reads the envelope only: replica, batch and schema, and the raw changes. The changes are
