@@ -80,41 +80,44 @@ extension Replica {
         }
         let candidates = try self.changes(after: state.pushedSeq, limit: maxCount)
         guard !candidates.isEmpty else { return nil }
-        var taken: [(seq: Int64, change: Change)] = []
-        var bytes = 100
-        var line: [UInt8] = []
-        line.reserveCapacity(512)
         // Cut only between sequence numbers: the changes of a record that share one are sent
         // together, or the acknowledgement (up to that number) would skip the rest (SPEC.md §4).
-        var group: [(seq: Int64, change: Change)] = []
+        // Each change is encoded once, to measure it, and those bytes are sent.
+        var taken = 0
+        var bytes = 100
+        var encoded = EncodedChanges()
+        var group = 0
         var groupBytes = 0
         func close() -> Bool {
-            if !taken.isEmpty, bytes + groupBytes > maxBytes { return false }
+            if taken > 0, bytes + groupBytes > maxBytes {
+                encoded.removeLast(group)
+                return false
+            }
             taken += group
             bytes += groupBytes
-            group.removeAll(keepingCapacity: true)
+            group = 0
             groupBytes = 0
             return true
         }
         var full = false
-        for c in candidates {
-            if let last = group.last, last.seq != c.seq, !close() {
+        for (i, c) in candidates.enumerated() {
+            if i > 0, candidates[i - 1].seq != c.seq, !close() {
                 full = true
                 break
             }
-            line.removeAll(keepingCapacity: true)
-            c.change.appendJSON(to: &line, schema: schema)
-            group.append(c)
-            groupBytes += line.count + 2
+            groupBytes += encoded.append(c.change, schema: schema)
+            group += 1
         }
         if !full { _ = close() }
-        let upTo = taken.last!.seq
+        let sent = candidates.prefix(taken)
+        let upTo = sent.last!.seq
         let number = state.lastBatch + 1
         try db.transaction {
             try setMeta("push.inflight_batch", .integer(number))
             try setMeta("push.inflight_seq", .integer(upTo))
         }
-        return (PushBatch(replica: replicaID, batch: number, schema: schema.version, changes: taken.map(\.change)), upTo)
+        return (PushBatch(replica: replicaID, batch: number, schema: schema.version, changes: sent.map(\.change), encoded: encoded),
+                upTo)
     }
 
     /// Records that the hub acknowledged a batch covering changes up to `upTo`.

@@ -10,14 +10,15 @@ public struct EncodedChanges: Sendable {
     public private(set) var bytes: [UInt8] = []
     /// How many changes it holds.
     public private(set) var count = 0
-    private var lastStart = 0
+    /// Where each change's bytes (with the separator before it) begin.
+    private var starts: [Int] = []
 
     public init() {}
 
     /// Appends one change; returns its size as a batch counts it: its JSON and a 2-byte separator.
     @discardableResult
     public mutating func append(_ change: Change, schema: Schema = .current) -> Int {
-        lastStart = bytes.count
+        starts.append(bytes.count)
         if count > 0 { bytes.append(contentsOf: ",\n".utf8) }
         let start = bytes.count
         change.appendJSON(to: &bytes, schema: schema)
@@ -25,12 +26,12 @@ public struct EncodedChanges: Sendable {
         return bytes.count - start + 2
     }
 
-    /// Removes the change appended last (the one that would make the batch too big). Only the
-    /// last one can be removed.
-    public mutating func removeLast() {
-        precondition(count > 0 && lastStart <= bytes.count, "removeLast() after another removeLast() or on nothing")
-        bytes.removeSubrange(lastStart...)
-        count -= 1
-        lastStart = bytes.count + 1  // a second removeLast() fails the precondition
+    /// Removes the `k` changes appended last (those that would make the batch too big).
+    public mutating func removeLast(_ k: Int = 1) {
+        precondition(k >= 0 && k <= count, "removeLast(\(k)) of \(count) changes")
+        guard k > 0 else { return }
+        bytes.removeSubrange(starts[count - k]...)
+        starts.removeLast(k)
+        count -= k
     }
 }
