@@ -72,50 +72,67 @@ struct LogTable {
         return sql
     }
 
-    /// The SET terms that make register `n` pending when `changed` holds: the clock it overwrote
-    /// becomes its base (a pending register keeps the base it had), origin this replica, no clock.
-    private func pending(_ n: Int, when changed: String) -> [String] {
-        [
-            "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL THEN h\(n) ELSE b\(n) END",
-            "h\(n) = CASE WHEN \(changed) THEN NULL ELSE h\(n) END",
+    /// The stamp kmk-sync's own write transactions leave in `kmk_stamp` (SPEC.md §4): the clock,
+    /// the next record sequence number, the push mark. All NULL when another program writes.
+    static let stampClock = "(SELECT hlc FROM kmk_stamp)"
+    static let stampSeq = "((SELECT seq FROM kmk_stamp) + 1)"
+    static let stampPushed = "(SELECT pushed FROM kmk_stamp)"
+
+    /// The SET terms for register `n` of a record a trigger writes. When `changed` holds the
+    /// register takes the new write: the stamp's clock and number, or pending (no clock, -1)
+    /// when there is no stamp; the clock it overwrote becomes its base (a register written
+    /// pending, or earlier in the same transaction, keeps its base). Otherwise a pending register
+    /// takes the stamp, and one not yet pushed takes the record's new number.
+    private func write(_ n: Int, when changed: String) -> [String] {
+        let h = LogTable.stampClock, rs = LogTable.stampSeq, p = LogTable.stampPushed
+        return [
+            "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL AND h\(n) IS NOT \(h) THEN h\(n) ELSE b\(n) END",
+            "h\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(h) ELSE h\(n) END",
             "s\(n) = CASE WHEN \(changed) THEN 0 ELSE s\(n) END",
-            "q\(n) = CASE WHEN \(changed) THEN -1 ELSE q\(n) END",
+            "q\(n) = CASE WHEN \(changed) THEN coalesce(\(rs), -1) WHEN q\(n) = -1 OR q\(n) > \(p) THEN coalesce(\(rs), q\(n)) "
+                + "ELSE q\(n) END",
         ]
     }
 
     /// The capture triggers (SPEC.md §4). They use only built-in SQL, so they run in any client.
     var triggers: String {
         let e = entity.name
+        let h = LogTable.stampClock, rs = LogTable.stampSeq
+        let next = "UPDATE kmk_stamp SET seq = seq + 1;"
         // INSERT: a new record, or the re-creation of one that is not alive (its causal length
-        // becomes odd). A new record's non-null fields are pending; a re-created one's fields are
-        // pending where they differ from the values it had.
-        let newCols = ["id", "cl", "seq", "b0", "q0"] + fields.map { "q\($0.number)" }
-        let newVals = ["NEW.id", "1", "NULL", "0", "-1"] + fields.map { "CASE WHEN NEW.\($0.name) IS NULL THEN NULL ELSE -1 END" }
+        // becomes odd). A new record's non-null fields are written; a re-created one's fields
+        // where they differ from the values it had.
+        let newCols = ["id", "cl", "seq", "h0", "b0", "q0"] + fields.flatMap { ["h\($0.number)", "q\($0.number)"] }
+        let newVals = ["NEW.id", "1", rs, h, "0", "coalesce(\(rs), -1)"] + fields.flatMap {
+            ["CASE WHEN NEW.\($0.name) IS NULL THEN NULL ELSE \(h) END", "CASE WHEN NEW.\($0.name) IS NULL THEN NULL ELSE coalesce(\(rs), -1) END"]
+        }
+        let revive = write(0, when: "1") + fields.flatMap { write($0.number, when: "0") }
         var insert = """
             CREATE TRIGGER kmk_\(e)_insert AFTER INSERT ON \(e) BEGIN
                 INSERT INTO \(clock) (\(newCols.joined(separator: ", "))) VALUES (\(newVals.joined(separator: ", ")))
-                    ON CONFLICT (id) DO UPDATE SET seq = NULL, cl = cl + 1, \(pending(0, when: "1").joined(separator: ", "))
+                    ON CONFLICT (id) DO UPDATE SET seq = \(rs), cl = cl + 1, \(revive.joined(separator: ", "))
                     WHERE cl % 2 = 0;
 
             """
         if !fields.isEmpty {
-            let sets = fields.flatMap { pending($0.number, when: "(NEW.\($0.name) IS NOT g.\($0.name))") }
+            let sets = fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT g.\($0.name))") }
             insert += """
-                    UPDATE \(clock) SET seq = NULL, \(sets.joined(separator: ", "))
+                    UPDATE \(clock) SET seq = \(rs), \(sets.joined(separator: ", "))
                         FROM \(gone) AS g WHERE g.id = NEW.id AND \(clock).id = NEW.id;
 
                 """
         }
-        insert += "    DELETE FROM \(gone) WHERE id = NEW.id;\nEND;\n"
+        insert += "    DELETE FROM \(gone) WHERE id = NEW.id;\n    \(next)\nEND;\n"
 
         var update = ""
         if !fields.isEmpty {
             let changed = fields.map { "NEW.\($0.name) IS NOT OLD.\($0.name)" }
-            let sets = fields.flatMap { pending($0.number, when: "(NEW.\($0.name) IS NOT OLD.\($0.name))") }
+            let sets = write(0, when: "0") + fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT OLD.\($0.name))") }
             update = """
                 CREATE TRIGGER kmk_\(e)_update AFTER UPDATE OF \(fields.map(\.name).joined(separator: ", ")) ON \(e)
                 WHEN \(changed.joined(separator: " OR ")) BEGIN
-                    UPDATE \(clock) SET seq = NULL, \(sets.joined(separator: ", ")) WHERE id = NEW.id;
+                    UPDATE \(clock) SET seq = \(rs), \(sets.joined(separator: ", ")) WHERE id = NEW.id;
+                    \(next)
                 END;
 
                 """
@@ -129,13 +146,15 @@ struct LogTable {
         // DELETE: the causal length becomes even, and the values are kept. The lifecycle's base is
         // the newest clock of the record this replica knew, so a concurrent update elsewhere can be
         // told apart in the merge ledger.
-        let newest = (registers.map { "coalesce(h\($0), 0)" } + ["0"]).joined(separator: ", ")
+        let newest = (registers.map { "CASE WHEN h\($0) IS \(h) THEN 0 ELSE coalesce(h\($0), 0) END" } + ["0"]).joined(separator: ", ")
+        let sets = ["b0 = max(\(newest))", "h0 = \(h)", "s0 = 0", "q0 = coalesce(\(rs), -1)"] + fields.flatMap { write($0.number, when: "0") }
         let delete = """
             CREATE TRIGGER kmk_\(e)_delete AFTER DELETE ON \(e) BEGIN
                 INSERT OR REPLACE INTO \(gone) (\((["id"] + fields.map(\.name)).joined(separator: ", ")))
                     VALUES (\((["OLD.id"] + fields.map { "OLD.\($0.name)" }).joined(separator: ", ")));
-                UPDATE \(clock) SET seq = NULL, cl = cl + 1, b0 = max(\(newest)), h0 = NULL, s0 = 0, q0 = -1
+                UPDATE \(clock) SET seq = \(rs), cl = cl + 1, \(sets.joined(separator: ", "))
                     WHERE id = OLD.id AND cl % 2 = 1;
+                \(next)
             END;
 
             """

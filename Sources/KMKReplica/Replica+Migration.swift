@@ -17,6 +17,7 @@ extension Replica {
         }
         let pushed = try meta("push.seq").integer ?? 0
         try db.transaction {
+            try db.execute(ReplicaDDL.stampTable)
             for t in logTables {
                 let e = t.entity
                 for name in ["insert", "update", "delete", "id"] { try db.execute("DROP TRIGGER IF EXISTS kmk_\(e.name)_\(name)") }

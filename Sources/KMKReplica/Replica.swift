@@ -307,15 +307,29 @@ public final class Replica {
         try setMeta("seq", .integer(seq))
     }
 
-    /// Runs a local write: `body` changes domain tables with plain SQL, the triggers capture it,
-    /// and the captured changes are stamped in the same transaction.
+    /// Runs a local write: `body` changes domain tables with plain SQL, and the triggers capture
+    /// it, stamped with one new clock from `kmk_stamp`; changes left pending by other programs
+    /// are stamped in the same transaction.
     /// Inside another write (see ``Replica/criteriaVersion(from:validFrom:name:)``) it joins that
     /// transaction, which stamps and commits.
     func write<T>(_ body: () throws -> T) throws -> T {
         if db.inTransaction { return try body() }
         do {
             return try db.transaction {
+                // The triggers stamp what the body writes with this clock and the following
+                // sequence numbers, one per record written (SPEC.md §4).
+                let clock = nextClock()
+                try db.cached("INSERT INTO kmk_stamp (k, hlc, seq, pushed) VALUES (0, ?, ?, ?)")
+                    .run([.integer(clock.int64), .integer(lastSeq), .integer(try meta("push.seq").integer ?? 0)])
                 let result = try body()
+                let seq = try db.cached("SELECT seq FROM kmk_stamp").first { $0.int64(0) } ?? lastSeq
+                try db.cached("DELETE FROM kmk_stamp").run()
+                if seq > lastSeq {
+                    try noteSeen(origin: replicaID, clock: clock)
+                    try saveSeq(seq)
+                }
+                try saveClock()
+                // Edits another program made since this replica was opened.
                 _ = try stampPendingInTransaction()
                 return result
             }

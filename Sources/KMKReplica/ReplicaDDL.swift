@@ -24,9 +24,16 @@ enum ReplicaDDL {
     /// layout 1 (one `kmk_clock` row per field) and are migrated when opened (``Replica/migrateLayout1()``).
     static let logLayout: Int64 = 2
 
+    /// The stamp of a kmk-sync write transaction in progress (SPEC.md §4); empty otherwise.
+    static let stampTable = """
+        CREATE TABLE kmk_stamp (k INTEGER PRIMARY KEY CHECK (k = 0), hlc INTEGER NOT NULL, seq INTEGER NOT NULL, \
+        pushed INTEGER NOT NULL) STRICT;
+        """
+
     static let metaTables = """
         CREATE TABLE kmk_meta (key TEXT PRIMARY KEY NOT NULL, value ANY) STRICT;
         CREATE TABLE kmk_site (site INTEGER PRIMARY KEY, replica TEXT NOT NULL UNIQUE) STRICT;
+        \(stampTable)
         CREATE TABLE kmk_ledger (
             id TEXT PRIMARY KEY NOT NULL,
             entity TEXT NOT NULL, pk TEXT NOT NULL, field TEXT NOT NULL, delete_won INTEGER NOT NULL,
