@@ -72,19 +72,24 @@ struct LogTable {
         return sql
     }
 
-    /// The stamp kmk-sync's own write transactions leave in `kmk_stamp` (SPEC.md §4): the clock,
-    /// the next record sequence number, the push mark. All NULL when another program writes.
-    static let stampClock = "(SELECT hlc FROM kmk_stamp)"
-    static let stampSeq = "((SELECT seq FROM kmk_stamp) + 1)"
-    static let stampPushed = "(SELECT pushed FROM kmk_stamp)"
+    /// The stamp kmk-sync's own write transactions leave in `kmk_stamp` (SPEC.md §4) as one row
+    /// `st(hlc, rs, p)`: the clock, the record's sequence number, the push mark; all NULL when
+    /// another program writes (an aggregate over the empty table). Read once per statement.
+    static let stampRow = "(SELECT max(hlc) AS hlc, max(seq) + 1 AS rs, max(pushed) AS p FROM kmk_stamp) AS st"
+
+    /// The same three values as scalar subqueries, where a statement cannot join `stampRow`
+    /// (the DO UPDATE of an upsert).
+    static let stampScalars = (h: "(SELECT hlc FROM kmk_stamp)", rs: "((SELECT seq FROM kmk_stamp) + 1)",
+                               p: "(SELECT pushed FROM kmk_stamp)")
+    static let stampJoined = (h: "st.hlc", rs: "st.rs", p: "st.p")
 
     /// The SET terms for register `n` of a record a trigger writes. When `changed` holds the
     /// register takes the new write: the stamp's clock and number, or pending (no clock, -1)
     /// when there is no stamp; the clock it overwrote becomes its base (a register written
     /// pending, or earlier in the same transaction, keeps its base). Otherwise a pending register
     /// takes the stamp, and one not yet pushed takes the record's new number.
-    private func write(_ n: Int, when changed: String) -> [String] {
-        let h = LogTable.stampClock, rs = LogTable.stampSeq, p = LogTable.stampPushed
+    private func write(_ n: Int, when changed: String, _ stamp: (h: String, rs: String, p: String) = LogTable.stampJoined) -> [String] {
+        let (h, rs, p) = stamp
         return [
             "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL AND h\(n) IS NOT \(h) THEN h\(n) ELSE b\(n) END",
             "h\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(h) ELSE h\(n) END",
@@ -97,7 +102,8 @@ struct LogTable {
     /// The capture triggers (SPEC.md §4). They use only built-in SQL, so they run in any client.
     var triggers: String {
         let e = entity.name
-        let h = LogTable.stampClock, rs = LogTable.stampSeq
+        let (h, rs) = (LogTable.stampJoined.h, LogTable.stampJoined.rs)
+        let scalars = LogTable.stampScalars
         let next = "UPDATE kmk_stamp SET seq = seq + 1;"
         // INSERT: a new record, or the re-creation of one that is not alive (its causal length
         // becomes odd). A new record's non-null fields are written; a re-created one's fields
@@ -106,11 +112,11 @@ struct LogTable {
         let newVals = ["NEW.id", "1", rs, h, "0", "coalesce(\(rs), -1)"] + fields.flatMap {
             ["CASE WHEN NEW.\($0.name) IS NULL THEN NULL ELSE \(h) END", "CASE WHEN NEW.\($0.name) IS NULL THEN NULL ELSE coalesce(\(rs), -1) END"]
         }
-        let revive = write(0, when: "1") + fields.flatMap { write($0.number, when: "0") }
+        let revive = write(0, when: "1", scalars) + fields.flatMap { write($0.number, when: "0", scalars) }
         var insert = """
             CREATE TRIGGER kmk_\(e)_insert AFTER INSERT ON \(e) BEGIN
-                INSERT INTO \(clock) (\(newCols.joined(separator: ", "))) VALUES (\(newVals.joined(separator: ", ")))
-                    ON CONFLICT (id) DO UPDATE SET seq = \(rs), cl = cl + 1, \(revive.joined(separator: ", "))
+                INSERT INTO \(clock) (\(newCols.joined(separator: ", "))) SELECT \(newVals.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE true
+                    ON CONFLICT (id) DO UPDATE SET seq = \(scalars.rs), cl = cl + 1, \(revive.joined(separator: ", "))
                     WHERE cl % 2 = 0;
 
             """
@@ -118,7 +124,7 @@ struct LogTable {
             let sets = fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT g.\($0.name))") }
             insert += """
                     UPDATE \(clock) SET seq = \(rs), \(sets.joined(separator: ", "))
-                        FROM \(gone) AS g WHERE g.id = NEW.id AND \(clock).id = NEW.id;
+                        FROM \(gone) AS g, \(LogTable.stampRow) WHERE g.id = NEW.id AND \(clock).id = NEW.id;
 
                 """
         }
@@ -131,7 +137,7 @@ struct LogTable {
             update = """
                 CREATE TRIGGER kmk_\(e)_update AFTER UPDATE OF \(fields.map(\.name).joined(separator: ", ")) ON \(e)
                 WHEN \(changed.joined(separator: " OR ")) BEGIN
-                    UPDATE \(clock) SET seq = \(rs), \(sets.joined(separator: ", ")) WHERE id = NEW.id;
+                    UPDATE \(clock) SET seq = \(rs), \(sets.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE \(clock).id = NEW.id;
                     \(next)
                 END;
 
@@ -153,7 +159,7 @@ struct LogTable {
                 INSERT OR REPLACE INTO \(gone) (\((["id"] + fields.map(\.name)).joined(separator: ", ")))
                     VALUES (\((["OLD.id"] + fields.map { "OLD.\($0.name)" }).joined(separator: ", ")));
                 UPDATE \(clock) SET seq = \(rs), cl = cl + 1, \(sets.joined(separator: ", "))
-                    WHERE id = OLD.id AND cl % 2 = 1;
+                    FROM \(LogTable.stampRow) WHERE \(clock).id = OLD.id AND \(clock).cl % 2 = 1;
                 \(next)
             END;
 
