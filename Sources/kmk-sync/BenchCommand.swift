@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure capture, apply, end-to-end sync, history independence, file size and a national night against baselines.",
         discussion: "Run it from a release build. Each line shows our figure, a baseline measured in the same run and their ratio; "
-            + "the two sides of every comparison are checked to hold the same data. The full run takes about 9 minutes on two cores; "
+            + "the two sides of every comparison are checked to hold the same data. The full run takes about 5 minutes on two cores; "
             + "--quick about one. The hub runs as a subprocess of this binary on 127.0.0.1."
     )
 
