@@ -18,7 +18,7 @@ extension Bench {
         var lines: [BenchLine] = []
         var kept: (hub: BenchHub, token: String, reader: Replica)?
         for gzip in throughput ? [true, false] : [true] {
-            let (hub, tokens) = try await BenchHub.start(dbPath: newPath("p3-hub.db"), executable: options.executable,
+            let (hub, tokens) = try await BenchHub.start(dbPath: newPath("p3-hub.db"), executable: options.executable, launch: options.launch,
                                                           scopes: [.municipality(municipality.code)])
             let token = tokens[.municipality(municipality.code)]!
             try source.restartPush(nextBatch: 1)
@@ -73,7 +73,7 @@ extension Bench {
         let smallRows = VenueRows(count: smallVenues, seed: 4)
         let smallSource = try newReplica("p4-source")
         try importChunked(smallSource, smallRows.records())
-        let (smallHub, tokens) = try await BenchHub.start(dbPath: newPath("p4-hub.db"), executable: options.executable,
+        let (smallHub, tokens) = try await BenchHub.start(dbPath: newPath("p4-hub.db"), executable: options.executable, launch: options.launch,
                                                            scopes: [.municipality(municipality.code)])
         let smallToken = tokens[.municipality(municipality.code)]!
         let smallReader = try newReplica("p4-reader")

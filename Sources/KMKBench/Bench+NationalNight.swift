@@ -12,7 +12,7 @@ extension Bench {
         let municipalities = Array(Municipality.all.prefix(count))
         let venues = max(1, (sizes.nightChangesPerReplica - 2) / 9)
         say("P6 national night: making \(count) replicas of \(venues * 9 + 2) changes each")
-        let (hub, tokens) = try await BenchHub.start(dbPath: newPath("p6-hub.db"), executable: options.executable,
+        let (hub, tokens) = try await BenchHub.start(dbPath: newPath("p6-hub.db"), executable: options.executable, launch: options.launch,
                                                       scopes: municipalities.map { .municipality($0.code) })
         var paths: [(path: String, code: String, token: String)] = []
         for (k, m) in municipalities.enumerated() {

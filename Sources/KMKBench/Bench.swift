@@ -51,6 +51,8 @@ public final class Bench {
         public var only: Set<String> = []
         /// Progress lines (the CLI prints them on standard error).
         public var progress: @Sendable (String) -> Void = { _ in }
+        /// Starts the hub subprocess (tests pass theirs, which starts one child at a time).
+        public var launch: @Sendable (Process) throws -> Void = { try $0.run() }
 
         public init(sizes: Sizes, executable: String? = nil, directory: String? = nil) {
             self.sizes = sizes

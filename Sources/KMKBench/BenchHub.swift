@@ -22,7 +22,9 @@ final class BenchHub {
     }
 
     /// Creates the store with one token per scope, then starts the hub on it.
-    static func start(dbPath: String, executable: String?, scopes: [HubScope]) async throws -> (BenchHub, [HubScope: String]) {
+    static func start(
+        dbPath: String, executable: String?, launch: (Process) throws -> Void = { try $0.run() }, scopes: [HubScope]
+    ) async throws -> (BenchHub, [HubScope: String]) {
         var tokens: [HubScope: String] = [:]
         let store = try HubStore.open(at: dbPath)
         for scope in scopes { tokens[scope] = try store.createToken(scope: scope, label: "bench").token }
@@ -34,7 +36,7 @@ final class BenchHub {
             let out = Pipe()
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice
-            try p.run()
+            try launch(p)
             var line = Data()
             while !line.contains(0x0A) {
                 let chunk = out.fileHandleForReading.availableData

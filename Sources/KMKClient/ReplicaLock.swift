@@ -12,9 +12,13 @@ public final class ReplicaLock {
     public let path: String
 
     /// Takes the lock without waiting; throws ``ClientError/Kind/locked`` when another run has it.
+    ///
+    /// The descriptor becomes a property only once the lock is held: a class whose initializer
+    /// throws after its properties are set is deinitialized, and `deinit` would close the
+    /// descriptor a second time, maybe one another thread has opened meanwhile.
     public init(replicaPath: String) throws {
-        path = replicaPath + ".lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let path = replicaPath + ".lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw ClientError(.locked, "cannot create the lock file \(path) (\(String(cString: strerror(errno)))); "
                 + "check that the replica's folder is writable")
@@ -24,6 +28,8 @@ public final class ReplicaLock {
             throw ClientError(.locked, "another kmk-sync run is syncing this replica (it holds \(path)); "
                 + "wait for it to finish and run again")
         }
+        self.path = path
+        self.fd = fd
     }
 
     deinit {

@@ -24,7 +24,8 @@ extension Replica {
     /// The batch is checked first (entities, fields, values, municipality, clock drift) and
     /// refused whole on the first problem. Only winning values reach the domain tables; triggers
     /// are off meanwhile, so applied changes are not captured again as local edits. Each applied
-    /// change keeps its origin and clock and gets a new local sequence number, so it is passed on.
+    /// change keeps its origin and clock, and each record written takes a new local sequence
+    /// number (SPEC.md §4), so it is passed on.
     /// `within` runs last inside the same transaction (e.g. to store a pull cursor), given the
     /// sequence number before the batch.
     @discardableResult
@@ -114,7 +115,7 @@ extension Replica {
     }
 
     /// Applies one change to its register; returns whether it won. The record's domain row is
-    /// written at the end of the batch (``ApplyBatch/writeRows()``).
+    /// written at the end of the batch (``ApplyBatch/writeRows(lastSeq:pushed:site:)``).
     private func applyOne(_ c: Change, _ e: EntitySpec, _ batch: inout ApplyBatch, _ result: inout ApplyResult) throws -> Bool {
         let col = c.isLifecycle ? 0 : e.field(c.field)!.number
         let r = try batch.index(of: logTable(e), c.id, replica: self)

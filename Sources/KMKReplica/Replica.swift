@@ -167,7 +167,11 @@ public final class Replica {
         let replica = try Replica(path: path, db: db, schema: schema, now: now)
         switch meta["log_layout"]?.integer ?? 1 {
         case ReplicaDDL.logLayout: break
-        case 1: try replica.migrateLayout1()
+        case 1:
+            do { try replica.migrateLayout1() } catch {
+                replica.close()
+                throw error
+            }
         case let layout:
             replica.close()
             throw ReplicaError(.badFile, "\(path) has change-log layout \(layout), which this kmk-sync does not know; upgrade kmk-sync to use it")
@@ -247,8 +251,9 @@ public final class Replica {
         try setMeta("hlc", .integer(lastClock.int64))
     }
 
-    /// Gives every pending change (written by a trigger, not yet clocked) one new clock and its
-    /// own sequence number. Called at the end of every local write and when the file is opened,
+    /// Gives every pending change (written by another program's statement, not yet clocked) one
+    /// new clock, and each pending record its own sequence number (SPEC.md §4). Called at the end
+    /// of every local write and when the file is opened,
     /// so an edit made by another program gets its clock no later than the next kmk-sync command.
     /// Returns how many records were stamped (each gets one sequence number).
     @discardableResult

@@ -37,7 +37,7 @@ struct CLI {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = stdin == nil ? FileHandle.nullDevice : Pipe()
-        try p.run()
+        try ChildProcess.run(p)
         if let stdin, let pipe = p.standardInput as? Pipe {
             pipe.fileHandleForWriting.write(Data(stdin.utf8))
             try pipe.fileHandleForWriting.close()
@@ -69,7 +69,7 @@ struct CLI {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try ChildProcess.run(p)
         return p
     }
 
@@ -102,7 +102,7 @@ enum SQLiteShell {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try ChildProcess.run(p)
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
         group.enter()

@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -255,7 +256,7 @@ struct ComplianceEndToEndTests {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try ChildProcess.run(p)
         nonisolated(unsafe) var outData = Data()
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()

@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 import KMKSync
 import Testing
 
@@ -237,7 +238,7 @@ struct PythonClientTests {
         let err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try ChildProcess.run(p)
         let deadline = Date().addingTimeInterval(60)
         while p.isRunning, Date() < deadline { usleep(10_000) }
         if p.isRunning { p.terminate(); Issue.record("the Python client did not finish within 60 s") }

@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -28,7 +29,7 @@ final class HubProcess {
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try ChildProcess.run(process)
         let deadline = Date().addingTimeInterval(30)
         var found: String?
         while found == nil, Date() < deadline, process.isRunning {

@@ -12,7 +12,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // The hubs run as `kmk-sync hub serve` subprocesses, as in `kmk-sync bench`: a hub inside
         // this test process would share its signals with every other test running beside it.
-        let lines = try await Bench.run(Bench.Options(sizes: .tiny, executable: KMKSyncBinary.path, directory: dir))
+        var options = Bench.Options(sizes: .tiny, executable: KMKSyncBinary.path, directory: dir)
+        options.launch = { try ChildProcess.run($0) }
+        let lines = try await Bench.run(options)
         #expect(lines.map(\.id) == ["P1", "P1", "P2", "P2", "P3", "P3", "P4", "P5", "P5", "P6"])
         for line in lines {
             #expect(!line.check.isEmpty, "\(line.id) \(line.what) has no check")

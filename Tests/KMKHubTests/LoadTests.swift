@@ -347,7 +347,7 @@ final class LoadHub {
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try ChildProcess.run(process)
         let deadline = Date().addingTimeInterval(30)
         var found: String?
         while found == nil, Date() < deadline, process.isRunning {

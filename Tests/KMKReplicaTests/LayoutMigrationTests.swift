@@ -23,7 +23,7 @@ struct LayoutMigrationTests {
         let out = Pipe()
         p.standardOutput = out
         p.standardError = Pipe()
-        try p.run()
+        try ChildProcess.run(p)
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         return text.split(separator: "\n").map(String.init)

@@ -116,7 +116,7 @@ func sqlite3LockAndHold(_ path: String, _ body: () throws -> Void) throws {
     p.standardInput = input
     p.standardOutput = output
     p.standardError = Pipe()
-    try p.run()
+    try ChildProcess.run(p)
     defer {
         try? input.fileHandleForWriting.write(contentsOf: Data("ROLLBACK;\n.quit\n".utf8))
         try? input.fileHandleForWriting.close()

@@ -13,7 +13,7 @@ func sqlite3Shell(_ path: String, _ sql: String) throws -> (status: Int32, stder
     let err = Pipe()
     p.standardError = err
     p.standardOutput = Pipe()
-    try p.run()
+    try ChildProcess.run(p)
     p.waitUntilExit()
     let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     return (p.terminationStatus, text)
