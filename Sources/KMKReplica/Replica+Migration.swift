@@ -8,7 +8,8 @@ extension Replica {
     /// Every register keeps its value, clock, origin, base and sequence number; pending changes
     /// stay pending; a record that is not alive keeps its values in `kmk_<entity>_gone`. Registers
     /// not yet pushed take their record's newest sequence number, as in layout 2 (SPEC.md §4), so
-    /// the next push sends exactly what layout 1 would have sent. The file is then compacted.
+    /// the next push sends exactly what layout 1 would have sent. The file is then compacted when
+    /// no other connection is reading it.
     func migrateLayout1() throws {
         let oldLog = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kmk_clock'").first { $0.int64(0) }
         guard oldLog == 1 else {
@@ -56,6 +57,8 @@ extension Replica {
             try db.execute("DROP TABLE kmk_clock")
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
         }
-        try db.execute("VACUUM")
+        // Compacting is optional: another connection reading the file meanwhile makes it fail,
+        // and the migrated file is whole without it.
+        try? db.execute("VACUUM")
     }
 }
