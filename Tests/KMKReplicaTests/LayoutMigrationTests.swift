@@ -17,16 +17,9 @@ struct LayoutMigrationTests {
 
     /// Rows of a query run by the sqlite3 shell, one string per row (columns joined by '|').
     func query(_ path: String, _ sql: String) throws -> [String] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = ["-bail", path, sql]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        try ChildProcess.run(p)
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return text.split(separator: "\n").map(String.init)
+        let result = try sqlite3Shell(path, sql)
+        #expect(result.status == 0, "sqlite3 failed: \(result.stderr)")
+        return result.stdout.split(separator: "\n").map(String.init)
     }
 
     /// `entity|id|field` of a layout-1 row `tbl|pk|col`.

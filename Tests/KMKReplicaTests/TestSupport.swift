@@ -4,19 +4,30 @@ import KMKReplica
 import KMKTestSupport
 import Testing
 
-/// Runs the system `sqlite3` shell on a file with one SQL script; returns (exit status, stderr).
+/// Runs the system `sqlite3` shell on a file with one SQL script; returns (exit status, standard
+/// output, standard error). Standard output is read while the shell runs, so a long answer cannot
+/// fill the pipe and block it.
 @discardableResult
-func sqlite3Shell(_ path: String, _ sql: String) throws -> (status: Int32, stderr: String) {
+func sqlite3Shell(_ path: String, _ sql: String) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
     p.arguments = ["-bail", path, sql]
+    let out = Pipe()
     let err = Pipe()
+    p.standardOutput = out
     p.standardError = err
-    p.standardOutput = Pipe()
     try ChildProcess.run(p)
+    nonisolated(unsafe) var outData = Data()
+    let reading = DispatchGroup()
+    reading.enter()
+    DispatchQueue.global().async {
+        outData = out.fileHandleForReading.readDataToEndOfFile()
+        reading.leave()
+    }
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    reading.wait()
     p.waitUntilExit()
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return (p.terminationStatus, text)
+    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
 /// The bytes of a file, for checking that a refused file was not changed.
