@@ -88,7 +88,7 @@ struct LogTable {
     /// when there is no stamp; the clock it overwrote becomes its base (a register written
     /// pending, or earlier in the same transaction, keeps its base). Otherwise a pending register
     /// takes the stamp, and one not yet pushed takes the record's new number.
-    private func write(_ n: Int, when changed: String, _ stamp: (h: String, rs: String, p: String) = LogTable.stampJoined) -> [String] {
+    func write(_ n: Int, when changed: String, _ stamp: (h: String, rs: String, p: String) = LogTable.stampJoined) -> [String] {
         let (h, rs, p) = stamp
         return [
             "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL AND h\(n) IS NOT \(h) THEN h\(n) ELSE b\(n) END",

@@ -106,59 +106,6 @@ extension Replica {
         return ExportDocument(municipality: municipality.code, schemaVersion: schema.version, records: all)
     }
 
-    /// How a record is written by ``importRecords(_:mode:)``.
-    public enum ImportMode: Sendable {
-        /// Each record is a whole state: synced fields it leaves out become NULL (export files).
-        case replace
-        /// Only the fields given are written (CSV lists).
-        case merge
-    }
-
-    /// Writes many records in one transaction: all or nothing. A deleted record that is imported
-    /// again is re-created. Returns (created, updated).
-    @discardableResult
-    public func importRecords(_ records: [Record], mode: ImportMode) throws -> (created: Int, updated: Int) {
-        var checked: [(EntitySpec, String, [String: Value])] = []
-        for r in records {
-            let e = try entity(r.entity)
-            guard e.scope == .municipal else {
-                throw ReplicaError(.invalidData,
-                                   "\(e.name) \(r.id) is national reference data, owned by the styrgrupp; it arrives by pull, not import")
-            }
-            var fields = try checkFields(e, r.fields, creating: false)
-            if mode == .replace {
-                for f in e.syncedFields where fields[f.name] == nil { fields[f.name] = .null }
-            }
-            checked.append((e, try newID(e, requested: r.id), fields))
-        }
-        return try write {
-            var created = 0
-            var updated = 0
-            for (e, id, fields) in checked {
-                switch try lifecycle(e, id) {
-                case let state? where state % 2 == 1:
-                    try updateRow(e, id: id, fields: fields, checkReferences: false)
-                    updated += 1
-                default:
-                    try requireFields(e, fields)
-                    try insertRow(e, id: id, fields: fields.filter { !$0.value.isNull }, checkReferences: false)
-                    created += 1
-                }
-            }
-            // References are checked once everything is written, so a file may list a round before its venue.
-            for (e, id, fields) in checked {
-                for f in e.referenceFields {
-                    guard case .reference(let target) = f.kind, let ref = fields[f.name]?.text else { continue }
-                    guard try lifecycle(try entity(target), ref).map({ $0 % 2 == 1 }) == true else {
-                        throw ReplicaError(.invalidData, "\(e.name) \(id): field '\(f.name)' points at \(target) \(ref), "
-                            + "which is neither in this replica nor in the file")
-                    }
-                }
-            }
-            return (created, updated)
-        }
-    }
-
     // MARK: - Helpers
 
     /// The causal length of a record (odd: exists, even: deleted), or nil if never seen.

@@ -37,6 +37,9 @@ public final class Replica {
     let logTables: [LogTable]
     /// The same, by entity number.
     let logTableByNumber: [Int: LogTable]
+    /// Whether ``importRecords(_:mode:)`` captures new and live records itself, with the triggers
+    /// off (SPEC.md §4, "Direct capture"). Tests turn it off to compare with the triggers.
+    var capturesImportsDirectly = true
 
     private init(path: String, db: Database, schema: Schema, now: @escaping WallClock) throws {
         self.path = path
