@@ -57,6 +57,34 @@ struct ValueParsingTests {
         #expect(try EntitySpec.indicator.field("value")!.check(.integer(2)) == .real(2))
     }
 
+    @Test("check takes a text value exactly when parsing gives it back unchanged (its fast paths agree with parse)")
+    func checkAgreesWithParse() throws {
+        let samples = ["2016-02-29", "2015-02-29", " 2016-02-29", "2016-2-1", "member", "Member", " member", "medlem",
+                       "3f1c2d4e-0000-4000-8000-00000000abcd", "3F1C2D4E-0000-4000-8000-00000000ABCD", "0484", "484",
+                       "2024", "2024-03", "2024-Q4", "2024-13", " 2024", "556036-0793", "5560360793", "556036-0794",
+                       "16556036-0793", "", " ", "x"]
+        var checked = 0
+        for e in Schema.current.entities {
+            for f in e.fields {
+                switch f.kind {
+                case .date, .choice, .set, .reference, .period, .orgNumber: break
+                default: continue
+                }
+                var words: [String] = []
+                if case .choice(let w) = f.kind { words = w }
+                if case .set(let w) = f.kind { words = w + [w.reversed().joined(separator: ","), w.joined(separator: ", ")] }
+                for s in samples + words + words.map { " " + $0 } {
+                    let expected = (try? f.parse(s)) == .text(s)
+                    let result = try? f.check(.text(s))
+                    #expect((result != nil) == expected, "\(e.name).\(f.name): '\(s)'")
+                    if let result { #expect(result == .text(s)) }
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 100)
+    }
+
     @Test("municipalities by code or name, with suggestions")
     func municipalities() throws {
         #expect(Municipality.all.count == 290)
