@@ -16,19 +16,27 @@ extension Replica {
     /// directly (``DirectCapture``, SPEC.md §4); re-creations go through the capture triggers.
     @discardableResult
     public func importRecords(_ records: [Record], mode: ImportMode) throws -> (created: Int, updated: Int) {
-        var checked: [(EntitySpec, String, [String: Value])] = []
+        // Each record's values by position in its entity's fields (nil: not given).
+        var checked: [(EntitySpec, String, [Value?])] = []
         checked.reserveCapacity(records.count)
+        var synced: [Int: [Int]] = [:]
         for r in records {
             let e = try entity(r.entity)
             guard e.scope == .municipal else {
                 throw ReplicaError(.invalidData,
                                    "\(e.name) \(r.id) is national reference data, owned by the styrgrupp; it arrives by pull, not import")
             }
-            var fields = try checkFields(e, r.fields, creating: false)
-            if mode == .replace {
-                for f in e.syncedFields where fields[f.name] == nil { fields[f.name] = .null }
+            var given = [Value?](repeating: nil, count: e.fields.count)
+            for (name, value) in r.fields {
+                let (i, v) = try checkField(e, name, value)
+                given[i] = v
             }
-            checked.append((e, try newID(e, requested: r.id), fields))
+            if mode == .replace {
+                let positions = synced[e.number] ?? e.fields.indices.filter { !e.fields[$0].localOnly }
+                synced[e.number] = positions
+                for i in positions where given[i] == nil { given[i] = .null }
+            }
+            checked.append((e, try newID(e, requested: r.id), given))
         }
         return try write {
             var created = 0
@@ -39,12 +47,14 @@ extension Replica {
                 try importThroughTriggers(checked, &created, &updated)
             }
             // References are checked once everything is written, so a file may list a round before its venue.
-            var referenceFields: [Int: [FieldSpec]] = [:]
-            for (e, id, fields) in checked {
-                let references = referenceFields[e.number] ?? e.referenceFields
+            var referenceFields: [Int: [(Int, FieldSpec, String)]] = [:]
+            for (e, id, given) in checked {
+                let references = referenceFields[e.number] ?? e.fields.indices.compactMap { i in
+                    if case .reference(let target) = e.fields[i].kind { return (i, e.fields[i], target) } else { return nil }
+                }
                 referenceFields[e.number] = references
-                for f in references {
-                    guard case .reference(let target) = f.kind, let ref = fields[f.name]?.text else { continue }
+                for (i, f, target) in references {
+                    guard let ref = given[i]?.text else { continue }
                     guard try lifecycle(try entity(target), ref).map({ $0 % 2 == 1 }) == true else {
                         throw ReplicaError(.invalidData, "\(e.name) \(id): field '\(f.name)' points at \(target) \(ref), "
                             + "which is neither in this replica nor in the file")
@@ -59,32 +69,29 @@ extension Replica {
     /// changes with ``DirectCapture``. A record that is known but not alive (a re-creation keeps
     /// its earlier registers and kept values) is written through the triggers, turned on for it
     /// alone, so every record gets the sequence number the triggers would have given it.
-    private func importDirectly(_ checked: [(EntitySpec, String, [String: Value])]) throws -> (created: Int, updated: Int) {
+    private func importDirectly(_ checked: [(EntitySpec, String, [Value?])]) throws -> (created: Int, updated: Int) {
         var known = try lifecycles(checked)
         var created = 0
         var updated = 0
         db.setTriggersEnabled(false)
         defer { db.setTriggersEnabled(true) }
         var capture = try DirectCapture(db)
-        for (e, id, fields) in checked {
+        for (e, id, given) in checked {
             let key = RecordKey(entity: e.number, id: id)
-            let t = logTable(e)
-            var given = [Value?](repeating: nil, count: e.fields.count)
-            for (i, f) in e.fields.enumerated() { given[i] = fields[f.name] }
             switch known[key] {
             case nil:
-                try requireFields(e, fields)
-                try capture.insert(t, id: id, given)
+                try requireFields(e, given)
+                try capture.insert(logTable(e), id: id, given)
                 known[key] = 1
                 created += 1
             case let state? where state % 2 == 1:
-                try capture.update(t, id: id, given)
+                try capture.update(logTable(e), id: id, given)
                 updated += 1
             default:
                 try capture.finish()
                 db.setTriggersEnabled(true)
-                try requireFields(e, fields)
-                try insertRow(e, id: id, fields: fields.filter { !$0.value.isNull }, checkReferences: false)
+                try requireFields(e, given)
+                try insertRow(e, id: id, fields: Self.nonNull(e, given), checkReferences: false)
                 db.setTriggersEnabled(false)
                 try capture.resume()
                 known[key] = 1
@@ -97,18 +104,27 @@ extension Replica {
 
     /// Writes the records in order through the capture triggers (what the `sqlite3` shell's
     /// writes do); tests compare ``importDirectly(_:)`` with it.
-    private func importThroughTriggers(_ checked: [(EntitySpec, String, [String: Value])], _ created: inout Int, _ updated: inout Int) throws {
-        for (e, id, fields) in checked {
+    private func importThroughTriggers(_ checked: [(EntitySpec, String, [Value?])], _ created: inout Int, _ updated: inout Int) throws {
+        for (e, id, given) in checked {
             switch try lifecycle(e, id) {
             case let state? where state % 2 == 1:
+                var fields: [String: Value] = [:]
+                for (i, v) in given.enumerated() { if let v { fields[e.fields[i].name] = v } }
                 try updateRow(e, id: id, fields: fields, checkReferences: false)
                 updated += 1
             default:
-                try requireFields(e, fields)
-                try insertRow(e, id: id, fields: fields.filter { !$0.value.isNull }, checkReferences: false)
+                try requireFields(e, given)
+                try insertRow(e, id: id, fields: Self.nonNull(e, given), checkReferences: false)
                 created += 1
             }
         }
+    }
+
+    /// The given values that are not NULL, by field name.
+    private static func nonNull(_ e: EntitySpec, _ given: [Value?]) -> [String: Value] {
+        var fields: [String: Value] = [:]
+        for (i, v) in given.enumerated() { if let v, !v.isNull { fields[e.fields[i].name] = v } }
+        return fields
     }
 
     private struct RecordKey: Hashable {
@@ -119,7 +135,7 @@ extension Replica {
     /// The causal length of each record of `checked` that this replica knows, read with one query
     /// per entity: as ``lifecycle(_:_:)``, except that a record known only from field changes
     /// (its lifecycle never written) has 0, not alive. Records not in the result are new.
-    private func lifecycles(_ checked: [(EntitySpec, String, [String: Value])]) throws -> [RecordKey: Int64] {
+    private func lifecycles(_ checked: [(EntitySpec, String, [Value?])]) throws -> [RecordKey: Int64] {
         var ids: [Int: [String]] = [:]
         for (e, id, _) in checked { ids[e.number, default: []].append(id) }
         var out: [RecordKey: Int64] = [:]

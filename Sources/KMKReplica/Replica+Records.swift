@@ -145,26 +145,37 @@ extension Replica {
     /// Checks names and values; on creation also required fields. References must point at live records.
     func checkFields(_ e: EntitySpec, _ fields: [String: Value], creating: Bool) throws -> [String: Value] {
         var out: [String: Value] = [:]
-        for (name, value) in fields {
-            guard let spec = e.field(name) else {
-                throw ReplicaError(.invalidData, "\(e.name) has no field '\(name)'; its fields are: "
-                    + e.fields.map(\.name).joined(separator: ", "))
-            }
-            do {
-                out[name] = try spec.check(value)
-            } catch {
-                throw ReplicaError(.invalidData, "\(e.name): \(error.message)")
-            }
-            if spec.required, out[name]!.isNull {
-                throw ReplicaError(.invalidData, "\(e.name): field '\(name)' is required; it takes \(spec.kind.allowed)")
-            }
-        }
+        for (name, value) in fields { out[name] = try checkField(e, name, value).value }
         if creating { try requireFields(e, out) }
         return out
     }
 
+    /// One field checked: its position in the entity's fields and its value in stored form.
+    func checkField(_ e: EntitySpec, _ name: String, _ value: Value) throws -> (position: Int, value: Value) {
+        guard let i = e.fields.firstIndex(where: { $0.name == name }) else {
+            throw ReplicaError(.invalidData, "\(e.name) has no field '\(name)'; its fields are: "
+                + e.fields.map(\.name).joined(separator: ", "))
+        }
+        let spec = e.fields[i]
+        let checked: Value
+        do {
+            checked = try spec.check(value)
+        } catch {
+            throw ReplicaError(.invalidData, "\(e.name): \(error.message)")
+        }
+        if spec.required, checked.isNull {
+            throw ReplicaError(.invalidData, "\(e.name): field '\(name)' is required; it takes \(spec.kind.allowed)")
+        }
+        return (i, checked)
+    }
+
     func requireFields(_ e: EntitySpec, _ fields: [String: Value]) throws {
-        let missing = e.fields.filter { $0.required && (fields[$0.name] ?? .null).isNull }
+        try requireFields(e, e.fields.map { fields[$0.name] })
+    }
+
+    /// The same for values by position in the entity's fields (nil: not given).
+    func requireFields(_ e: EntitySpec, _ given: [Value?]) throws {
+        let missing = e.fields.indices.filter { e.fields[$0].required && (given[$0] ?? .null).isNull }.map { e.fields[$0] }
         if !missing.isEmpty {
             throw ReplicaError(.invalidData, "a new \(e.name) needs " + missing.map { "\($0.name) (\($0.kind.allowed))" }
                 .joined(separator: ", "))
