@@ -60,12 +60,14 @@ struct DirectCapture {
     mutating func update(_ t: LogTable, id: String, _ given: [Value?]) throws -> Bool {
         let e = t.entity
         let mask = given.map { $0 != nil }
+        // The row's rowid and, for each given field, whether the new value differs (SQL's IS NOT,
+        // as the update trigger compares); the update then finds the row by rowid.
         let compare = try statement(e.number, .compare, mask) {
-            "SELECT " + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) IS NOT ?" }.joined(separator: ", ")
+            "SELECT rowid, " + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) IS NOT ?" }.joined(separator: ", ")
                 + " FROM \(e.name) WHERE id = ?"
         }
         var changed = [Bool](repeating: false, count: given.count)
-        var found = false
+        var rowid: Int64?
         try compare.each(binding: { s in
             var k: Int32 = 1
             for case let v? in given {
@@ -74,18 +76,18 @@ struct DirectCapture {
             }
             s.bind(id, at: k)
         }) { s in
-            found = true
-            var column: Int32 = 0
+            rowid = s.int64(0)
+            var column: Int32 = 1
             for i in given.indices where mask[i] {
                 changed[i] = s.int64(column) != 0
                 column += 1
             }
         }
-        guard found else { throw ReplicaError(.internalError, "\(e.name) \(id) was expected alive but has no row; run: kmk-sync check") }
+        guard let rowid else { throw ReplicaError(.internalError, "\(e.name) \(id) was expected alive but has no row; run: kmk-sync check") }
         guard changed.contains(true) else { return false }
         let row = try statement(e.number, .update, mask) {
             "UPDATE \(e.name) SET " + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) = ?" }.joined(separator: ", ")
-                + " WHERE id = ?"
+                + " WHERE rowid = ?"
         }
         try row.run { s in
             var k: Int32 = 1
@@ -93,7 +95,7 @@ struct DirectCapture {
                 s.bind(v, at: k)
                 k += 1
             }
-            s.bind(id, at: k)
+            s.bind(rowid, at: k)
         }
         let changedSynced = syncedPositions(t).map { changed[$0] }
         guard changedSynced.contains(true) else { return true }

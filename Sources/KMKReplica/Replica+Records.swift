@@ -175,6 +175,7 @@ extension Replica {
 
     /// The same for values by position in the entity's fields (nil: not given).
     func requireFields(_ e: EntitySpec, _ given: [Value?]) throws {
+        guard e.fields.indices.contains(where: { e.fields[$0].required && (given[$0] ?? .null).isNull }) else { return }
         let missing = e.fields.indices.filter { e.fields[$0].required && (given[$0] ?? .null).isNull }.map { e.fields[$0] }
         if !missing.isEmpty {
             throw ReplicaError(.invalidData, "a new \(e.name) needs " + missing.map { "\($0.name) (\($0.kind.allowed))" }
