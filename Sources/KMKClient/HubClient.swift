@@ -1,18 +1,23 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KMKModel
 import KMKSync
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 
-/// The HTTP side of the protocol (SPEC.md §11.3), over URLSession: one method per endpoint,
+/// The HTTP side of the protocol (SPEC.md §11.3), over AsyncHTTPClient: one method per endpoint,
 /// with retries for connection errors and 5xx, gzip for big push bodies.
 public final class HubClient: Sendable {
     public let baseURL: URL
     let token: String
     let retry: RetryPolicy
     let schemaVersion: Int
-    let session: URLSession
+    /// This client's connection pool, on the process's shared event loops
+    /// (`MultiThreadedEventLoopGroup.singleton`); shut down when the client goes.
+    let http: HTTPClient?
+    /// A/B measurement only (KMK_HTTP_CLIENT=urlsession): the previous transport.
+    let session: LegacySession?
     /// Whether request bodies of 1 KiB or more are gzipped and gzipped responses asked for (default on).
     public let gzip: Bool
     /// The bytes this client sent and received.
@@ -31,10 +36,31 @@ public final class HubClient: Sendable {
         self.retry = retry
         self.schemaVersion = schemaVersion
         self.gzip = gzip
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = retry.timeout
-        configuration.timeoutIntervalForResource = retry.timeout * 2
-        session = URLSession(configuration: configuration)
+        if ProcessInfo.processInfo.environment["KMK_HTTP_CLIENT"] == "urlsession" {
+            session = LegacySession(timeout: retry.timeout)
+            http = nil
+        } else {
+            session = nil
+            http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: Self.configuration(retry))
+        }
+    }
+
+    deinit {
+        // Without waiting: the pool closes its idle connections on the event loops. A process
+        // that exits first loses nothing (the hub sees the connections close).
+        http?.shutdown(queue: .global()) { _ in }
+    }
+
+    /// One connection pool per client: connect and read timeouts from the retry policy; no
+    /// retrying of connections inside the pool (the retry loop here does that, with its
+    /// backoff, so a hub that is down fails each attempt at once); the body is left as sent
+    /// (gzip is undone here, after the wire bytes are counted).
+    static func configuration(_ retry: RetryPolicy) -> HTTPClient.Configuration {
+        let timeout = TimeAmount.nanoseconds(Int64(retry.timeout * 1_000_000_000))
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: timeout, read: timeout), decompression: .disabled)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.httpVersion = .http1Only
+        return configuration
     }
 
     /// What `GET /v1/health` says.
@@ -125,20 +151,18 @@ public final class HubClient: Sendable {
             // '+' in a cursor or token must survive form decoding on the hub.
             components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         }
-        var request = URLRequest(url: components.url!)
-        request.httpMethod = method
-        request.timeoutInterval = retry.timeout
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue(gzip ? "gzip" : "identity", forHTTPHeaderField: "Accept-Encoding")
+        var headers = [("Authorization", "Bearer \(token)"), ("Accept-Encoding", gzip ? "gzip" : "identity")]
+        var sent: [UInt8]?
         if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            headers.append(("Content-Type", "application/json"))
             if gzip, body.count >= 1_024 {
-                request.httpBody = Data(Gzip.compress(body))
-                request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+                sent = Gzip.compress(body)
+                headers.append(("Content-Encoding", "gzip"))
             } else {
-                request.httpBody = Data(body)
+                sent = body
             }
         }
+        let exchange = Exchange(method: method, url: components.url!, headers: headers, body: sent)
         let total = attempts ?? retry.attempts
         var random = SystemRandomNumberGenerator()
         var lastProblem = ""
@@ -146,31 +170,63 @@ public final class HubClient: Sendable {
             if attempt > 1 {
                 try await Task.sleep(nanoseconds: retry.delay(beforeRetry: attempt - 1, random: &random) * 1_000_000)
             }
-            let data: Data
-            let response: URLResponse
+            let answer: Answer
             do {
-                (data, response) = try await session.data(for: request)
+                if let session {
+                    answer = try await session.send(exchange, wire: wire)
+                } else {
+                    answer = try await send(exchange)
+                }
             } catch {
-                lastProblem = (error as NSError).localizedDescription
+                lastProblem = session != nil ? (error as NSError).localizedDescription : Self.problem(error)
                 continue
             }
-            guard let http = response as? HTTPURLResponse else { lastProblem = "not an HTTP answer"; continue }
-            wire.add(sent: WireCounter.size(of: request), received: WireCounter.size(of: http, body: WireCounter.bodySize(http, data)))
-            var bytes = [UInt8](data)
+            var bytes = answer.body
             if Gzip.isGzip(bytes) { bytes = (try? Gzip.decompress(bytes, limit: 512 * 1024 * 1024)) ?? bytes }
-            if http.statusCode >= 500 {
+            if answer.status >= 500 {
                 let text = String(decoding: bytes, as: UTF8.self)
-                lastProblem = "HTTP \(http.statusCode)" + (WireError(status: http.statusCode, body: text).map { ": \($0.message)" } ?? "")
+                lastProblem = "HTTP \(answer.status)" + (WireError(status: answer.status, body: text).map { ": \($0.message)" } ?? "")
                 continue
             }
-            guard http.statusCode == 200 else {
-                if let e = WireError(status: http.statusCode, body: String(decoding: bytes, as: UTF8.self)) { throw e }
-                throw ClientError(.protocolError, "\(baseURL) answered \(method) \(path) with HTTP \(http.statusCode) and no "
+            guard answer.status == 200 else {
+                if let e = WireError(status: answer.status, body: String(decoding: bytes, as: UTF8.self)) { throw e }
+                throw ClientError(.protocolError, "\(baseURL) answered \(method) \(path) with HTTP \(answer.status) and no "
                     + "kmk-sync error body: is the URL a kmk-sync hub?")
             }
             return bytes
         }
         throw ClientError(.unavailable, "the hub at \(baseURL) is unavailable after \(total) attempt\(total == 1 ? "" : "s") "
             + "(\(lastProblem)); nothing was lost: the changes stay pending. Try again later")
+    }
+
+    /// One request as this client sends it: headers and body (gzipped when compressed) final.
+    struct Exchange: Sendable {
+        var method: String
+        var url: URL
+        var headers: [(String, String)]
+        var body: [UInt8]?
+    }
+
+    /// One answer: its status and body as received (gzipped when the hub compressed it).
+    struct Answer: Sendable {
+        var status: Int
+        var body: [UInt8]
+    }
+
+    /// One attempt over AsyncHTTPClient; counts the bytes on the wire of a complete answer.
+    private func send(_ exchange: Exchange) async throws -> Answer {
+        guard let http else { preconditionFailure("no HTTP client") }
+        var request = HTTPClientRequest(url: exchange.url.absoluteString)
+        request.method = HTTPMethod(rawValue: exchange.method)
+        for (name, value) in exchange.headers { request.headers.add(name: name, value: value) }
+        if let body = exchange.body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        // The timeout bounds each wait for bytes (the configuration's read timeout); the whole
+        // exchange may take twice as long, as URLSession's resource timeout did.
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(retry.timeout * 2 * 1_000_000_000))
+        let response = try await http.execute(request, deadline: deadline)
+        let buffer = try await response.body.collect(upTo: 512 * 1024 * 1024)
+        wire.add(sent: WireCounter.size(of: request, url: exchange.url, body: exchange.body?.count ?? 0),
+                 received: WireCounter.size(of: response, body: buffer.readableBytes))
+        return Answer(status: Int(response.status.code), body: Array(buffer.readableBytesView))
     }
 }
