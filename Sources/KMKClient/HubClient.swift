@@ -15,9 +15,7 @@ public final class HubClient: Sendable {
     let schemaVersion: Int
     /// This client's connection pool, on the process's shared event loops
     /// (`MultiThreadedEventLoopGroup.singleton`); shut down when the client goes.
-    let http: HTTPClient?
-    /// A/B measurement only (KMK_HTTP_CLIENT=urlsession): the previous transport.
-    let session: LegacySession?
+    let http: HTTPClient
     /// Whether request bodies of 1 KiB or more are gzipped and gzipped responses asked for (default on).
     public let gzip: Bool
     /// The bytes this client sent and received.
@@ -36,19 +34,13 @@ public final class HubClient: Sendable {
         self.retry = retry
         self.schemaVersion = schemaVersion
         self.gzip = gzip
-        if ProcessInfo.processInfo.environment["KMK_HTTP_CLIENT"] == "urlsession" {
-            session = LegacySession(timeout: retry.timeout)
-            http = nil
-        } else {
-            session = nil
-            http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: Self.configuration(retry))
-        }
+        http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: Self.configuration(retry))
     }
 
     deinit {
         // Without waiting: the pool closes its idle connections on the event loops. A process
         // that exits first loses nothing (the hub sees the connections close).
-        http?.shutdown(queue: .global()) { _ in }
+        http.shutdown(queue: .global()) { _ in }
     }
 
     /// One connection pool per client: connect and read timeouts from the retry policy; no
@@ -59,7 +51,6 @@ public final class HubClient: Sendable {
         let timeout = TimeAmount.nanoseconds(Int64(retry.timeout * 1_000_000_000))
         var configuration = HTTPClient.Configuration(timeout: .init(connect: timeout, read: timeout), decompression: .disabled)
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.httpVersion = .http1Only
         return configuration
     }
 
@@ -151,18 +142,24 @@ public final class HubClient: Sendable {
             // '+' in a cursor or token must survive form decoding on the hub.
             components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         }
-        var headers = [("Authorization", "Bearer \(token)"), ("Accept-Encoding", gzip ? "gzip" : "identity")]
-        var sent: [UInt8]?
+        let url = components.url!
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept-Encoding", value: gzip ? "gzip" : "identity")
+        var sentBody = 0
         if let body {
-            headers.append(("Content-Type", "application/json"))
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let bytes: [UInt8]
             if gzip, body.count >= 1_024 {
-                sent = Gzip.compress(body)
-                headers.append(("Content-Encoding", "gzip"))
+                bytes = Gzip.compress(body)
+                request.headers.add(name: "Content-Encoding", value: "gzip")
             } else {
-                sent = body
+                bytes = body
             }
+            sentBody = bytes.count
+            request.body = .bytes(ByteBuffer(bytes: bytes))
         }
-        let exchange = Exchange(method: method, url: components.url!, headers: headers, body: sent)
         let total = attempts ?? retry.attempts
         var random = SystemRandomNumberGenerator()
         var lastProblem = ""
@@ -170,15 +167,11 @@ public final class HubClient: Sendable {
             if attempt > 1 {
                 try await Task.sleep(nanoseconds: retry.delay(beforeRetry: attempt - 1, random: &random) * 1_000_000)
             }
-            let answer: Answer
+            let answer: (status: Int, body: [UInt8])
             do {
-                if let session {
-                    answer = try await session.send(exchange, wire: wire)
-                } else {
-                    answer = try await send(exchange)
-                }
+                answer = try await exchange(request, url: url, body: sentBody)
             } catch {
-                lastProblem = session != nil ? (error as NSError).localizedDescription : Self.problem(error)
+                lastProblem = Self.problem(error, url: url)
                 continue
             }
             var bytes = answer.body
@@ -199,34 +192,16 @@ public final class HubClient: Sendable {
             + "(\(lastProblem)); nothing was lost: the changes stay pending. Try again later")
     }
 
-    /// One request as this client sends it: headers and body (gzipped when compressed) final.
-    struct Exchange: Sendable {
-        var method: String
-        var url: URL
-        var headers: [(String, String)]
-        var body: [UInt8]?
-    }
-
-    /// One answer: its status and body as received (gzipped when the hub compressed it).
-    struct Answer: Sendable {
-        var status: Int
-        var body: [UInt8]
-    }
-
-    /// One attempt over AsyncHTTPClient; counts the bytes on the wire of a complete answer.
-    private func send(_ exchange: Exchange) async throws -> Answer {
-        guard let http else { preconditionFailure("no HTTP client") }
-        var request = HTTPClientRequest(url: exchange.url.absoluteString)
-        request.method = HTTPMethod(rawValue: exchange.method)
-        for (name, value) in exchange.headers { request.headers.add(name: name, value: value) }
-        if let body = exchange.body { request.body = .bytes(ByteBuffer(bytes: body)) }
+    /// One attempt: the status and the body as received (gzipped when the hub compressed it);
+    /// counts the bytes on the wire of a complete answer.
+    private func exchange(_ request: HTTPClientRequest, url: URL, body: Int) async throws -> (status: Int, body: [UInt8]) {
         // The timeout bounds each wait for bytes (the configuration's read timeout); the whole
-        // exchange may take twice as long, as URLSession's resource timeout did.
+        // exchange may take twice as long.
         let deadline = NIODeadline.now() + .nanoseconds(Int64(retry.timeout * 2 * 1_000_000_000))
         let response = try await http.execute(request, deadline: deadline)
         let buffer = try await response.body.collect(upTo: 512 * 1024 * 1024)
-        wire.add(sent: WireCounter.size(of: request, url: exchange.url, body: exchange.body?.count ?? 0),
+        wire.add(sent: WireCounter.size(of: request, url: url, body: body),
                  received: WireCounter.size(of: response, body: buffer.readableBytes))
-        return Answer(status: Int(response.status.code), body: Array(buffer.readableBytesView))
+        return (Int(response.status.code), Array(buffer.readableBytesView))
     }
 }
