@@ -17,6 +17,7 @@ let package = Package(
         // Already in the graph through Hummingbird; named so the hub can import ByteBuffer and HTTP field names.
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
     ],
     targets: [
         // The system SQLite (Debian: libsqlite3-dev), reached through a shim header.
@@ -47,7 +48,16 @@ let package = Package(
             ]
         ),
         // The replica's side of the hub protocol: HTTP client, push/pull/sync, the replica lock.
-        .target(name: "KMKClient", dependencies: ["KMKModel", "KMKSync", "KMKReplica"]),
+        .target(
+            name: "KMKClient",
+            dependencies: [
+                "KMKModel", "KMKSync", "KMKReplica",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The performance benchmark (`kmk-sync bench`): our figures against plain SQLite baselines.
         .target(
             name: "KMKBench",

@@ -1,18 +1,21 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KMKModel
 import KMKSync
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 
-/// The HTTP side of the protocol (SPEC.md §11.3), over URLSession: one method per endpoint,
+/// The HTTP side of the protocol (SPEC.md §11.3), over AsyncHTTPClient: one method per endpoint,
 /// with retries for connection errors and 5xx, gzip for big push bodies.
 public final class HubClient: Sendable {
     public let baseURL: URL
     let token: String
     let retry: RetryPolicy
     let schemaVersion: Int
-    let session: URLSession
+    /// This client's connection pool, on the process's shared event loops
+    /// (`MultiThreadedEventLoopGroup.singleton`); shut down when the client goes.
+    let http: HTTPClient
     /// Whether request bodies of 1 KiB or more are gzipped and gzipped responses asked for (default on).
     public let gzip: Bool
     /// The bytes this client sent and received.
@@ -31,10 +34,24 @@ public final class HubClient: Sendable {
         self.retry = retry
         self.schemaVersion = schemaVersion
         self.gzip = gzip
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = retry.timeout
-        configuration.timeoutIntervalForResource = retry.timeout * 2
-        session = URLSession(configuration: configuration)
+        http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: Self.configuration(retry))
+    }
+
+    deinit {
+        // Without waiting: the pool closes its idle connections on the event loops. A process
+        // that exits first loses nothing (the hub sees the connections close).
+        http.shutdown(queue: .global()) { _ in }
+    }
+
+    /// One connection pool per client: connect and read timeouts from the retry policy; no
+    /// retrying of connections inside the pool (the retry loop here does that, with its
+    /// backoff, so a hub that is down fails each attempt at once); the body is left as sent
+    /// (gzip is undone here, after the wire bytes are counted).
+    static func configuration(_ retry: RetryPolicy) -> HTTPClient.Configuration {
+        let timeout = TimeAmount.nanoseconds(Int64(retry.timeout * 1_000_000_000))
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: timeout, read: timeout), decompression: .disabled)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return configuration
     }
 
     /// What `GET /v1/health` says.
@@ -125,19 +142,23 @@ public final class HubClient: Sendable {
             // '+' in a cursor or token must survive form decoding on the hub.
             components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         }
-        var request = URLRequest(url: components.url!)
-        request.httpMethod = method
-        request.timeoutInterval = retry.timeout
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue(gzip ? "gzip" : "identity", forHTTPHeaderField: "Accept-Encoding")
+        let url = components.url!
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept-Encoding", value: gzip ? "gzip" : "identity")
+        var sentBody = 0
         if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let bytes: [UInt8]
             if gzip, body.count >= 1_024 {
-                request.httpBody = Data(Gzip.compress(body))
-                request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+                bytes = Gzip.compress(body)
+                request.headers.add(name: "Content-Encoding", value: "gzip")
             } else {
-                request.httpBody = Data(body)
+                bytes = body
             }
+            sentBody = bytes.count
+            request.body = .bytes(ByteBuffer(bytes: bytes))
         }
         let total = attempts ?? retry.attempts
         var random = SystemRandomNumberGenerator()
@@ -146,31 +167,41 @@ public final class HubClient: Sendable {
             if attempt > 1 {
                 try await Task.sleep(nanoseconds: retry.delay(beforeRetry: attempt - 1, random: &random) * 1_000_000)
             }
-            let data: Data
-            let response: URLResponse
+            let answer: (status: Int, body: [UInt8])
             do {
-                (data, response) = try await session.data(for: request)
+                answer = try await exchange(request, url: url, body: sentBody)
             } catch {
-                lastProblem = (error as NSError).localizedDescription
+                lastProblem = Self.problem(error, url: url)
                 continue
             }
-            guard let http = response as? HTTPURLResponse else { lastProblem = "not an HTTP answer"; continue }
-            wire.add(sent: WireCounter.size(of: request), received: WireCounter.size(of: http, body: WireCounter.bodySize(http, data)))
-            var bytes = [UInt8](data)
+            var bytes = answer.body
             if Gzip.isGzip(bytes) { bytes = (try? Gzip.decompress(bytes, limit: 512 * 1024 * 1024)) ?? bytes }
-            if http.statusCode >= 500 {
+            if answer.status >= 500 {
                 let text = String(decoding: bytes, as: UTF8.self)
-                lastProblem = "HTTP \(http.statusCode)" + (WireError(status: http.statusCode, body: text).map { ": \($0.message)" } ?? "")
+                lastProblem = "HTTP \(answer.status)" + (WireError(status: answer.status, body: text).map { ": \($0.message)" } ?? "")
                 continue
             }
-            guard http.statusCode == 200 else {
-                if let e = WireError(status: http.statusCode, body: String(decoding: bytes, as: UTF8.self)) { throw e }
-                throw ClientError(.protocolError, "\(baseURL) answered \(method) \(path) with HTTP \(http.statusCode) and no "
+            guard answer.status == 200 else {
+                if let e = WireError(status: answer.status, body: String(decoding: bytes, as: UTF8.self)) { throw e }
+                throw ClientError(.protocolError, "\(baseURL) answered \(method) \(path) with HTTP \(answer.status) and no "
                     + "kmk-sync error body: is the URL a kmk-sync hub?")
             }
             return bytes
         }
         throw ClientError(.unavailable, "the hub at \(baseURL) is unavailable after \(total) attempt\(total == 1 ? "" : "s") "
             + "(\(lastProblem)); nothing was lost: the changes stay pending. Try again later")
+    }
+
+    /// One attempt: the status and the body as received (gzipped when the hub compressed it);
+    /// counts the bytes on the wire of a complete answer.
+    private func exchange(_ request: HTTPClientRequest, url: URL, body: Int) async throws -> (status: Int, body: [UInt8]) {
+        // The timeout bounds each wait for bytes (the configuration's read timeout); the whole
+        // exchange may take twice as long.
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(retry.timeout * 2 * 1_000_000_000))
+        let response = try await http.execute(request, deadline: deadline)
+        let buffer = try await response.body.collect(upTo: 512 * 1024 * 1024)
+        wire.add(sent: WireCounter.size(of: request, url: url, body: body),
+                 received: WireCounter.size(of: response, body: buffer.readableBytes))
+        return (Int(response.status.code), Array(buffer.readableBytesView))
     }
 }

@@ -1,7 +1,6 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOHTTP1
 
 /// Counts the bytes a ``HubClient`` sends and receives: request line, headers and body as sent
 /// (gzipped when compressed), status line, headers and body as received. Used by the benchmark
@@ -36,31 +35,28 @@ public final class WireCounter: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// The size of a request as it goes on the wire (HTTP/1.1 request line, headers, body).
-    static func size(of request: URLRequest) -> Int {
-        let url = request.url
-        var n = (request.httpMethod ?? "GET").utf8.count + 12
-        n += url?.path.utf8.count ?? 0
-        n += url?.query.map { $0.utf8.count + 1 } ?? 0
-        n += 10 + (url?.host?.utf8.count ?? 0)
-        for (k, v) in request.allHTTPHeaderFields ?? [:] { n += k.utf8.count + v.utf8.count + 4 }
-        let body = request.httpBody?.count ?? 0
-        if body > 0 { n += body + 20 + String(body).utf8.count }
+    /// The size of a request as it goes on the wire: request line, the headers set here and
+    /// the two AsyncHTTPClient adds (`Host`, and `Content-Length` when there is a body), body.
+    static func size(of request: HTTPClientRequest, url: URL, body: Int) -> Int {
+        // "GET /v1/changes?… HTTP/1.1\r\n"
+        var target = url.path.utf8.count
+        if let query = url.query { target += 1 + query.utf8.count }
+        var n = request.method.rawValue.utf8.count + 1 + max(1, target) + 11
+        var host = url.host?.utf8.count ?? 0
+        if let port = url.port { host += 1 + String(port).utf8.count }
+        n += 6 + host + 2
+        for header in request.headers { n += header.name.utf8.count + 2 + header.value.utf8.count + 2 }
+        if body > 0 { n += 16 + String(body).utf8.count + 2 + body }
         return n + 2
     }
 
-    /// The body's size on the wire. URLSession (libcurl on Linux) hands over a gzipped body
-    /// already decompressed, so its size as sent is the `Content-Length` of a gzip response.
-    static func bodySize(_ response: HTTPURLResponse, _ data: Data) -> Int {
-        let encoding = response.value(forHTTPHeaderField: "Content-Encoding")?.lowercased()
-        if encoding == "gzip", response.expectedContentLength >= 0 { return Int(response.expectedContentLength) }
-        return data.count
-    }
-
-    /// The size of a response as it came on the wire (status line, headers, body as received).
-    static func size(of response: HTTPURLResponse, body: Int) -> Int {
-        var n = 17 + 2
-        for (k, v) in response.allHeaderFields { n += "\(k)".utf8.count + "\(v)".utf8.count + 4 }
-        return n + body
+    /// The size of a response as it came on the wire: status line, headers, and the body as
+    /// received (AsyncHTTPClient leaves a gzipped body compressed, so this is its
+    /// `Content-Length`).
+    static func size(of response: HTTPClientResponse, body: Int) -> Int {
+        // "HTTP/1.1 200 OK\r\n"
+        var n = 9 + 3 + 1 + response.status.reasonPhrase.utf8.count + 2
+        for header in response.headers { n += header.name.utf8.count + 2 + header.value.utf8.count + 2 }
+        return n + 2 + body
     }
 }
