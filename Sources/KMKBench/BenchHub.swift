@@ -39,7 +39,7 @@ final class BenchHub {
             try launch(p)
             var line = Data()
             while !line.contains(0x0A) {
-                let chunk = out.fileHandleForReading.availableData
+                let chunk = Self.readSome(out.fileHandleForReading)
                 if chunk.isEmpty { throw BenchError("the hub subprocess (\(executable) hub serve) exited before listening") }
                 line += chunk
             }
@@ -62,6 +62,17 @@ final class BenchHub {
             throw BenchError("the in-process hub did not start")
         }
         return (BenchHub(url: url, dbPath: dbPath, process: nil, server: server), tokens)
+    }
+
+    /// The next bytes of a pipe (empty at its end), with `read(2)` retried on EINTR: Foundation's
+    /// `availableData` stops the process with a `try!` when a signal interrupts the read.
+    private static func readSome(_ handle: FileHandle) -> Data {
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if n >= 0 { return Data(buffer[0..<n]) }
+            if errno != EINTR { return Data() }
+        }
     }
 
     /// Whether the hub runs as its own process (so ``peakMemoryBytes()`` is the hub's alone).

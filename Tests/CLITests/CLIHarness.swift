@@ -47,9 +47,9 @@ struct CLI {
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { outData = ChildProcess.readAll(out.fileHandleForReading); group.leave() }
         group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { errData = ChildProcess.readAll(err.fileHandleForReading); group.leave() }
         let deadline = Date().addingTimeInterval(60)
         while p.isRunning, Date() < deadline { usleep(5_000) }
         if p.isRunning {
@@ -106,8 +106,8 @@ enum SQLiteShell {
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        DispatchQueue.global().async { errData = ChildProcess.readAll(err.fileHandleForReading); group.leave() }
+        let outData = ChildProcess.readAll(out.fileHandleForReading)
         group.wait()
         p.waitUntilExit()
         return CLI.Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),

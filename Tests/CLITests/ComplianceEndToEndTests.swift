@@ -261,9 +261,9 @@ struct ComplianceEndToEndTests {
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { outData = ChildProcess.readAll(out.fileHandleForReading); group.leave() }
         group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { errData = ChildProcess.readAll(err.fileHandleForReading); group.leave() }
         let deadline = Date().addingTimeInterval(90)
         while p.isRunning, Date() < deadline { usleep(20_000) }
         if p.isRunning { p.terminate(); Issue.record("\(path) did not finish within 90 s") }

@@ -243,8 +243,8 @@ struct PythonClientTests {
         while p.isRunning, Date() < deadline { usleep(10_000) }
         if p.isRunning { p.terminate(); Issue.record("the Python client did not finish within 60 s") }
         p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                          stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: ChildProcess.readAll(out.fileHandleForReading), as: UTF8.self),
+                          stderr: String(decoding: ChildProcess.readAll(err.fileHandleForReading), as: UTF8.self))
     }
 
     @Test("the Python client and two Swift replicas edit, sync and converge")

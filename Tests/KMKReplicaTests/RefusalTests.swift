@@ -127,7 +127,7 @@ func sqlite3LockAndHold(_ path: String, _ body: () throws -> Void) throws {
     let deadline = Date().addingTimeInterval(10)
     var seen = Data()
     while Date() < deadline, !(String(decoding: seen, as: UTF8.self).contains("locked")) {
-        seen += output.fileHandleForReading.availableData
+        seen += ChildProcess.readSome(output.fileHandleForReading) ?? Data()
     }
     #expect(String(decoding: seen, as: UTF8.self).contains("locked"))
     try body()

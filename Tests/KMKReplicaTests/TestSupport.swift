@@ -21,10 +21,10 @@ func sqlite3Shell(_ path: String, _ sql: String) throws -> (status: Int32, stdou
     let reading = DispatchGroup()
     reading.enter()
     DispatchQueue.global().async {
-        outData = out.fileHandleForReading.readDataToEndOfFile()
+        outData = ChildProcess.readAll(out.fileHandleForReading)
         reading.leave()
     }
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    let errData = ChildProcess.readAll(err.fileHandleForReading)
     reading.wait()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))

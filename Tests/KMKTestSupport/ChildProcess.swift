@@ -19,3 +19,28 @@ package enum ChildProcess {
         try process.run()
     }
 }
+
+extension ChildProcess {
+    /// Everything a child writes to `handle` (a pipe's reading end) until it closes it.
+    ///
+    /// Foundation's `readDataToEndOfFile()` and `availableData` stop the whole test process with
+    /// a `try!` when `read` fails, and it does fail with EINTR when a signal arrives during it
+    /// (seen in two full runs on a loaded machine: "Interrupted system call" in `CLI.run`). This
+    /// reads with `read(2)` and retries on EINTR.
+    package static func readAll(_ handle: FileHandle) -> Data {
+        var data = Data()
+        while let chunk = readSome(handle) { data += chunk }
+        return data
+    }
+
+    /// The next bytes from `handle`, or nil at end of file (or on an error other than EINTR).
+    package static func readSome(_ handle: FileHandle) -> Data? {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if n > 0 { return Data(buffer[0..<n]) }
+            if n < 0, errno == EINTR { continue }
+            return nil
+        }
+    }
+}
