@@ -151,15 +151,16 @@ struct ApplyBatch {
                 json.append(0x5D)
                 try st.selectIn.each(binding: { $0.bind(String(decoding: json, as: UTF8.self), at: 1) }) { row in
                     guard let id = row.text(0), let r = index[Key(tbl: t.entity.number, id: id)] else { return }
-                    read(row, into: &records[r], replica: replica)
+                    Self.read(row, into: &records[r], replica: replica)
                 }
             }
         }
         return at
     }
 
-    /// Fills a record's registers from its row of ``LogTable/select(_:)``.
-    private func read(_ row: Statement, into record: inout Touched, replica: Replica) {
+    /// Fills a record's registers from its row of ``LogTable/select(_:)``. (Static: a method of
+    /// the batch given one of its records inout would copy ``records`` for every row.)
+    private static func read(_ row: Statement, into record: inout Touched, replica: Replica) {
         let t = record.table
         for (i, n) in t.registers.enumerated() {
             let c = t.registerColumn(i)
