@@ -27,6 +27,8 @@ struct ApplyBatch {
         var written: [Bool]
         /// Whether the domain row existed when the batch began.
         var wasAlive: Bool
+        /// Whether the record had a clock row when the batch began.
+        var hasClockRow = false
         /// Whether the record came alive in this batch: its row is then written whole from its registers.
         var revived = false
         /// Columns written while the record was alive (and not revived): updated in place.
@@ -69,7 +71,8 @@ struct ApplyBatch {
         let any: Statement
         /// The records whose ids are in the JSON array ?1.
         let selectIn: Statement
-        let upsert: Statement
+        let insertClock: Statement
+        let updateClock: Statement
         let keep: Statement
         let insert: Statement
         let delete: Statement
@@ -91,7 +94,8 @@ struct ApplyBatch {
         let e = t.entity
         let s = Statements(
             any: try db.cached("SELECT 1 FROM \(t.clock) LIMIT 1"),
-            selectIn: try db.cached(t.select("WHERE c.id IN (SELECT value FROM json_each(?1))")), upsert: try db.cached(t.upsert), keep: try db.cached(t.keep),
+            selectIn: try db.cached(t.select("WHERE c.id IN (SELECT value FROM json_each(?1))")),
+            insertClock: try db.cached(t.insertClock), updateClock: try db.cached(t.updateClock), keep: try db.cached(t.keep),
             insert: try db.cached("INSERT INTO \(e.name) (" + (["id"] + e.fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
                 + Array(repeating: "?", count: e.fields.count + 1).joined(separator: ", ") + ")"),
             delete: try db.cached("DELETE FROM \(e.name) WHERE id = ?"), unkeep: try db.cached("DELETE FROM \(t.gone) WHERE id = ?"))
@@ -171,6 +175,7 @@ struct ApplyBatch {
                                                 clock: HLC(int64: s.h ?? 0), origin: replica.siteID(s.s), base: HLC(int64: s.b))
         }
         record.wasAlive = record.alive
+        record.hasClockRow = true
     }
 
     /// Writes each record the batch wrote: its clock row, with the next sequence number after
@@ -184,7 +189,7 @@ struct ApplyBatch {
         for r in records where r.isWritten {
             seq += 1
             let st = try statements(r.table)
-            try writeClock(r, st.upsert, seq: seq, pushed: pushed, sites: &sites, site: site)
+            try writeClock(r, r.hasClockRow ? st.updateClock : st.insertClock, seq: seq, pushed: pushed, sites: &sites, site: site)
             if r.alive {
                 if r.revived {
                     if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
@@ -201,11 +206,11 @@ struct ApplyBatch {
         return seq
     }
 
-    private func writeClock(_ r: Touched, _ upsert: Statement, seq: Int64, pushed: Int64, sites: inout SiteCache,
+    private func writeClock(_ r: Touched, _ write: Statement, seq: Int64, pushed: Int64, sites: inout SiteCache,
                             site: (String) throws -> Int64) throws {
         let t = r.table
         var pending = false
-        try upsert.run { st in
+        try write.run { st in
             st.bind(r.id, at: 1)
             st.bind(r.registers[0]?.causalLength ?? 0, at: 2)
             for (i, n) in t.registers.enumerated() {

@@ -30,13 +30,15 @@ struct ApplyBatchTests {
         let r = try Replica.create(at: dir.path("r.kmk"), municipality: eskilstuna, replicaID: "rrrrrrrr-0000-4000-8000-000000000000",
                                    now: clock.clock)
         let t0 = clock.millis
-        let odd = ["quote\"id", "back\\slash", "tab\tid", "new\nline", "åäö-\u{1F600}", "[1,2]", "\u{1}ctl"]
-        let ids = odd + (0..<10_050).map { "v" + String($0) }
+        // Record ids are 36 characters long (the domain table checks it).
+        func id(_ s: String) -> String { s + String(repeating: "x", count: 36 - s.unicodeScalars.count) }
+        let odd = ["quote\"id", "back\\slash", "tab\tid", "new\nline", "åäö-\u{1F600}", "[1,2]", "\u{1}ctl"].map(id)
+        let ids = odd + (0..<10_050).map { id("v" + String($0)) }
         let created = try r.apply(ids.flatMap { creation($0, name: "one", ms: t0 - 2000, origin: Self.one) })
         #expect(created.applied == 3 * ids.count && created.conflicts.isEmpty)
         // Origin two had seen none of origin one's writes: each of its names conflicts and wins
         // (later clock). New records come between them, and the first record comes back at the end.
-        let fresh = ["fresh\"1", "fresh2"]
+        let fresh = [id("fresh\"1"), id("fresh2")]
         var update: [Change] = []
         for (k, id) in ids.enumerated() {
             update.append(change(id, "name", .text("two"), ms: t0 - 1000, origin: Self.two))
