@@ -62,7 +62,8 @@ extension FieldSpec {
         case (.real, .integer(let i)):
             return .real(Double(i))
         case (.text(let max), .text(let s)):
-            guard s.count <= max else { throw invalid(String(s.prefix(40)), "it has \(s.count) characters") }
+            // Characters never outnumber UTF-8 bytes: only a long value needs them counted.
+            guard s.utf8.count <= max || s.count <= max else { throw invalid(String(s.prefix(40)), "it has \(s.count) characters") }
             return value
         case (.date, .text), (.choice, .text), (.set, .text), (.reference, .text), (.period, .text),
             (.orgNumber, .text):

@@ -34,15 +34,21 @@ extension Replica {
         within: ((_ seqBefore: Int64) throws -> Void)? = nil
     ) throws -> ApplyResult {
         let wall = now()
+        // Each change's register number, found while checking it.
+        var registers: [Int] = []
+        registers.reserveCapacity(changes.count)
+        var lastEntity: EntitySpec?
         for c in changes {
-            try check(c)
+            if lastEntity?.name != c.entity { lastEntity = schema.entity(c.entity) }
+            registers.append(try check(c, lastEntity))
             if c.clock.millis > wall, c.clock.millis - wall > maxDrift {
                 throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
             }
         }
         let seqBefore = lastSeq
         do {
-            return try applyInTransaction(changes, wall: wall, maxDrift: maxDrift, peer: peer, within: within, seqBefore: seqBefore)
+            return try applyInTransaction(changes, registers: registers, wall: wall, maxDrift: maxDrift, peer: peer, within: within,
+                                          seqBefore: seqBefore)
         } catch {
             try reloadCounters()
             throw error
@@ -50,7 +56,7 @@ extension Replica {
     }
 
     private func applyInTransaction(
-        _ changes: [Change], wall: UInt64, maxDrift: UInt64, peer: (id: String, vector: [String: HLC])?,
+        _ changes: [Change], registers: [Int], wall: UInt64, maxDrift: UInt64, peer: (id: String, vector: [String: HLC])?,
         within: ((_ seqBefore: Int64) throws -> Void)?, seqBefore: Int64
     ) throws -> ApplyResult {
         try db.transaction {
@@ -68,7 +74,7 @@ extension Replica {
             for (k, c) in changes.enumerated() {
                 lastClock = try lastClock.receive(c.clock, now: wall, maxDrift: maxDrift, origin: c.origin)
                 let r = at[k]
-                if try applyOne(c, batch.records[r].entity, r, &batch, ledger, &result) {
+                if try applyOne(c, registers[k], batch.records[r].entity, r, &batch, ledger, &result) {
                     result.applied += 1
                 } else {
                     result.ignored += 1
@@ -97,9 +103,10 @@ extension Replica {
         }
     }
 
-    /// Refuses a change this replica must not take.
-    func check(_ c: Change) throws {
-        guard let e = schema.entity(c.entity) else {
+    /// Refuses a change this replica must not take; returns its register number (0 for the
+    /// lifecycle, else the field's number). `entity` is the change's entity, nil when unknown.
+    func check(_ c: Change, _ entity: EntitySpec?) throws -> Int {
+        guard let e = entity else {
             throw SyncError(.invalid, "unknown entity '\(c.entity)' in a change from \(c.origin)")
         }
         switch e.scope {
@@ -115,20 +122,21 @@ extension Replica {
         }
         if c.isLifecycle {
             guard let n = c.value.integer, n >= 1 else { throw SyncError(.invalid, "a lifecycle change needs a causal length ≥ 1") }
-        } else {
-            guard let f = e.field(c.field), !f.localOnly else {
-                throw SyncError(.invalid, "\(c.entity) has no synced field '\(c.field)' (change from \(c.origin))")
-            }
-            do { _ = try f.check(c.value) } catch { throw SyncError(.invalid, "change from \(c.origin): \(error.message)") }
+            return 0
         }
+        guard let f = e.field(c.field), !f.localOnly else {
+            throw SyncError(.invalid, "\(c.entity) has no synced field '\(c.field)' (change from \(c.origin))")
+        }
+        do { _ = try f.check(c.value) } catch { throw SyncError(.invalid, "change from \(c.origin): \(error.message)") }
+        return f.number
     }
 
     /// Applies one change to its register; returns whether it won. The record's domain row is
     /// written at the end of the batch (``ApplyBatch/writeRows(lastSeq:pushed:site:)``).
     private func applyOne(
-        _ c: Change, _ e: EntitySpec, _ r: Int, _ batch: inout ApplyBatch, _ ledger: Statement, _ result: inout ApplyResult
+        _ c: Change, _ col: Int, _ e: EntitySpec, _ r: Int, _ batch: inout ApplyBatch, _ ledger: Statement,
+        _ result: inout ApplyResult
     ) throws -> Bool {
-        let col = c.isLifecycle ? 0 : e.field(c.field)!.number
         let incoming = RegisterState(c)
         let stored = batch.records[r].register(col)
         let life = batch.records[r].register(0)
