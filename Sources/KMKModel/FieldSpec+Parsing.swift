@@ -5,7 +5,7 @@ extension FieldSpec {
     ///
     /// An empty string means NULL. Errors name the field and what is allowed.
     public func parse(_ input: String) throws(ModelError) -> Value {
-        let s = input.trimmingCharacters(in: .whitespaces)
+        let s = Self.isTrimmed(input) ? input : input.trimmingCharacters(in: .whitespaces)
         if s.isEmpty { return .null }
         switch kind {
         case .text(let max):
@@ -62,7 +62,8 @@ extension FieldSpec {
         case (.real, .integer(let i)):
             return .real(Double(i))
         case (.text(let max), .text(let s)):
-            guard s.count <= max else { throw invalid(String(s.prefix(40)), "it has \(s.count) characters") }
+            // Characters never outnumber UTF-8 bytes: only a long value needs them counted.
+            guard s.utf8.count <= max || s.count <= max else { throw invalid(String(s.prefix(40)), "it has \(s.count) characters") }
             return value
         case (.date, .text(let s)):
             // Fast paths (imports check every value): a value already in its stored form is
@@ -107,6 +108,15 @@ extension FieldSpec {
         case (.bool, .integer(let i)): return i == 0 ? "no" : "yes"
         default: return value.description
         }
+    }
+
+    /// Whether `s` starts and ends with an ASCII character other than a space or a tab, so that
+    /// trimming `.whitespaces` would leave it as it is: a cheap test that spares most values
+    /// Foundation's trimming (every change an apply checks goes through ``parse(_:)``).
+    static func isTrimmed(_ s: String) -> Bool {
+        guard let first = s.utf8.first, let last = s.utf8.last else { return false }
+        func plain(_ b: UInt8) -> Bool { b < 0x80 && b != 0x20 && b != 0x09 }
+        return plain(first) && plain(last)
     }
 
     func invalid(_ input: String, _ why: String? = nil) -> ModelError {

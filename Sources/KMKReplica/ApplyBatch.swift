@@ -26,7 +26,9 @@ struct ApplyBatch {
         /// Which registers the batch wrote, by number.
         var written: [Bool]
         /// Whether the domain row existed when the batch began.
-        let wasAlive: Bool
+        var wasAlive: Bool
+        /// Whether the record had a clock row when the batch began.
+        var hasClockRow = false
         /// Whether the record came alive in this batch: its row is then written whole from its registers.
         var revived = false
         /// Columns written while the record was alive (and not revived): updated in place.
@@ -65,8 +67,12 @@ struct ApplyBatch {
 
     /// One entity's prepared statements, looked up once per batch (not by their SQL per record).
     private struct Statements {
-        let select: Statement
-        let upsert: Statement
+        /// Whether the clock table has a row.
+        let any: Statement
+        /// The records whose ids are in the JSON array ?1.
+        let selectIn: Statement
+        let insertClock: Statement
+        let updateClock: Statement
         let keep: Statement
         let insert: Statement
         let delete: Statement
@@ -87,7 +93,9 @@ struct ApplyBatch {
         if let s = statements[t.entity.number] { return s }
         let e = t.entity
         let s = Statements(
-            select: try db.cached(t.selectByID), upsert: try db.cached(t.upsert), keep: try db.cached(t.keep),
+            any: try db.cached("SELECT 1 FROM \(t.clock) LIMIT 1"),
+            selectIn: try db.cached(t.select("WHERE c.id IN (SELECT value FROM json_each(?1))")),
+            insertClock: try db.cached(t.insertClock), updateClock: try db.cached(t.updateClock), keep: try db.cached(t.keep),
             insert: try db.cached("INSERT INTO \(e.name) (" + (["id"] + e.fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
                 + Array(repeating: "?", count: e.fields.count + 1).joined(separator: ", ") + ")"),
             delete: try db.cached("DELETE FROM \(e.name) WHERE id = ?"), unkeep: try db.cached("DELETE FROM \(t.gone) WHERE id = ?"))
@@ -95,28 +103,79 @@ struct ApplyBatch {
         return s
     }
 
-    /// The position of a record in ``records``, reading its clock row and values the first time.
-    mutating func index(of t: LogTable, _ id: String, replica: Replica) throws -> Int {
-        let key = Key(tbl: t.entity.number, id: id)
-        if let i = index[key] { return i }
-        let size = (t.registers.max() ?? 0) + 1
-        var registers: [RegisterState?] = Array(repeating: nil, count: size)
-        var stored: [Stored?] = Array(repeating: nil, count: size)
-        try statements(t).select.each(binding: { $0.bind(id, at: 1) }) { row in
-            for (i, n) in t.registers.enumerated() {
-                let c = t.registerColumn(i)
-                guard !row.isNull(c + 3) else { continue }
-                let s = Stored(h: row.isNull(c) ? nil : row.int64(c), s: row.int64(c + 1), b: row.int64(c + 2), q: row.int64(c + 3))
-                stored[n] = s
-                registers[n] = RegisterState(value: n == 0 ? .integer(row.int64(1)) : row.value(t.valueColumn(i - 1)),
-                                             clock: HLC(int64: s.h ?? 0), origin: replica.siteID(s.s), base: HLC(int64: s.b))
+    /// How many ids one read of registers takes (``load(_:table:replica:)``).
+    static let idsPerRead = 10_000
+
+    /// Finds the record of each change, in order, and reads the registers of those this replica
+    /// knows: one query per entity and up to ``idsPerRead`` ids (a JSON array bound to
+    /// ``LogTable/select(_:)``), none when the entity's clock table is empty (every record is then
+    /// new). A record not found has no registers. Records are kept in the order the changes first
+    /// name them. Returns, for each change, its record's position in ``records``.
+    mutating func load(_ changes: [Change], table: (String) -> LogTable, replica: Replica) throws -> [Int] {
+        var at: [Int] = []
+        at.reserveCapacity(changes.count)
+        var unread: [Int: [Int]] = [:]
+        var last: (table: LogTable, r: Int)?
+        for c in changes {
+            // Consecutive changes to one record (the usual order) skip the hashing.
+            if let l = last, l.table.entity.name == c.entity, records[l.r].id == c.id {
+                at.append(l.r)
+                continue
+            }
+            let t = last.flatMap { $0.table.entity.name == c.entity ? $0.table : nil } ?? table(c.entity)
+            let key = Key(tbl: t.entity.number, id: c.id)
+            let r: Int
+            if let i = index[key] {
+                r = i
+            } else {
+                r = records.count
+                let size = (t.registers.max() ?? 0) + 1
+                records.append(Touched(table: t, id: c.id, registers: Array(repeating: nil, count: size),
+                                       stored: Array(repeating: nil, count: size), written: Array(repeating: false, count: size),
+                                       wasAlive: false))
+                index[key] = r
+                unread[t.entity.number, default: []].append(r)
+            }
+            last = (t, r)
+            at.append(r)
+        }
+        for (_, positions) in unread.sorted(by: { $0.key < $1.key }) {
+            let t = records[positions[0]].table
+            let st = try statements(t)
+            guard try st.any.first([], { _ in true }) ?? false else { continue }
+            var from = 0
+            while from < positions.count {
+                let part = positions[from..<min(from + Self.idsPerRead, positions.count)]
+                from = part.endIndex
+                var json: [UInt8] = [0x5B]
+                for (k, r) in part.enumerated() {
+                    if k > 0 { json.append(0x2C) }
+                    CanonicalJSON.append(string: records[r].id, to: &json)
+                }
+                json.append(0x5D)
+                try st.selectIn.each(binding: { $0.bind(String(decoding: json, as: UTF8.self), at: 1) }) { row in
+                    guard let id = row.text(0), let r = index[Key(tbl: t.entity.number, id: id)] else { return }
+                    Self.read(row, into: &records[r], replica: replica)
+                }
             }
         }
-        let alive = (registers[0]?.causalLength ?? 0) % 2 == 1
-        records.append(Touched(table: t, id: id, registers: registers, stored: stored,
-                               written: Array(repeating: false, count: size), wasAlive: alive))
-        index[key] = records.count - 1
-        return records.count - 1
+        return at
+    }
+
+    /// Fills a record's registers from its row of ``LogTable/select(_:)``. (Static: a method of
+    /// the batch given one of its records inout would copy ``records`` for every row.)
+    private static func read(_ row: Statement, into record: inout Touched, replica: Replica) {
+        let t = record.table
+        for (i, n) in t.registers.enumerated() {
+            let c = t.registerColumn(i)
+            guard !row.isNull(c + 3) else { continue }
+            let s = Stored(h: row.isNull(c) ? nil : row.int64(c), s: row.int64(c + 1), b: row.int64(c + 2), q: row.int64(c + 3))
+            record.stored[n] = s
+            record.registers[n] = RegisterState(value: n == 0 ? .integer(row.int64(1)) : row.value(t.valueColumn(i - 1)),
+                                                clock: HLC(int64: s.h ?? 0), origin: replica.siteID(s.s), base: HLC(int64: s.b))
+        }
+        record.wasAlive = record.alive
+        record.hasClockRow = true
     }
 
     /// Writes each record the batch wrote: its clock row, with the next sequence number after
@@ -126,10 +185,11 @@ struct ApplyBatch {
     /// sequence number issued.
     mutating func writeRows(lastSeq: Int64, pushed: Int64, site: (String) throws -> Int64) throws -> Int64 {
         var seq = lastSeq
+        var sites = SiteCache()
         for r in records where r.isWritten {
             seq += 1
             let st = try statements(r.table)
-            try writeClock(r, st.upsert, seq: seq, pushed: pushed, site: site)
+            try writeClock(r, r.hasClockRow ? st.updateClock : st.insertClock, seq: seq, pushed: pushed, sites: &sites, site: site)
             if r.alive {
                 if r.revived {
                     if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
@@ -146,28 +206,23 @@ struct ApplyBatch {
         return seq
     }
 
-    private func writeClock(_ r: Touched, _ upsert: Statement, seq: Int64, pushed: Int64, site: (String) throws -> Int64) throws {
+    private func writeClock(_ r: Touched, _ write: Statement, seq: Int64, pushed: Int64, sites: inout SiteCache,
+                            site: (String) throws -> Int64) throws {
         let t = r.table
-        var columns: [Stored?] = []
         var pending = false
-        for n in t.registers {
-            if r.written[n], let state = r.registers[n] {
-                columns.append(Stored(h: state.clock.int64, s: try site(state.origin), b: state.base.int64, q: seq))
-            } else if var s = r.stored[n] {
-                if s.q > pushed { s.q = seq }
-                if s.q < 0 { pending = true }
-                columns.append(s)
-            } else {
-                columns.append(nil)
-            }
-        }
-        try upsert.run { st in
+        try write.run { st in
             st.bind(r.id, at: 1)
             st.bind(r.registers[0]?.causalLength ?? 0, at: 2)
-            if pending { st.bindNull(at: 3) } else { st.bind(seq, at: 3) }
-            for (i, s) in columns.enumerated() {
+            for (i, n) in t.registers.enumerated() {
                 let at = Int32(4 + 4 * i)
-                guard let s else {
+                let s: Stored
+                if r.written[n], let state = r.registers[n] {
+                    s = Stored(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq)
+                } else if var old = r.stored[n] {
+                    if old.q > pushed { old.q = seq }
+                    if old.q < 0 { pending = true }
+                    s = old
+                } else {
                     st.bindNull(at: at)
                     st.bind(Int64(0), at: at + 1)
                     st.bind(Int64(0), at: at + 2)
@@ -179,6 +234,19 @@ struct ApplyBatch {
                 st.bind(s.b, at: at + 2)
                 st.bind(s.q, at: at + 3)
             }
+            if pending { st.bindNull(at: 3) } else { st.bind(seq, at: 3) }
+        }
+    }
+
+    /// Site numbers by origin, remembering the last one looked up (a batch usually holds few origins).
+    struct SiteCache {
+        var last: (origin: String, site: Int64)?
+
+        mutating func number(_ origin: String, _ lookUp: (String) throws -> Int64) throws -> Int64 {
+            if let l = last, l.origin == origin { return l.site }
+            let n = try lookUp(origin)
+            last = (origin, n)
+            return n
         }
     }
 

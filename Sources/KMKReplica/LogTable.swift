@@ -27,7 +27,8 @@ struct LogTable {
     private(set) var carryUnpushed: String
     private(set) var selectByID: String
     private(set) var selectAfter: String
-    private(set) var upsert: String
+    private(set) var insertClock: String
+    private(set) var updateClock: String
     private(set) var keep: String
     private(set) var count: String
 
@@ -42,7 +43,8 @@ struct LogTable {
         carryUnpushed = ""
         selectByID = ""
         selectAfter = ""
-        upsert = ""
+        insertClock = ""
+        updateClock = ""
         keep = ""
         count = ""
         stamp = makeStamp()
@@ -50,7 +52,7 @@ struct LogTable {
         carryUnpushed = makeCarryUnpushed()
         selectByID = select("WHERE c.id = ?1")
         selectAfter = select("WHERE c.seq > ?1 ORDER BY c.seq")
-        upsert = makeUpsert()
+        (insertClock, updateClock) = makeClockWrites()
         keep = makeKeep()
         count = makeCount()
     }
@@ -213,12 +215,16 @@ struct LogTable {
     /// Column index of the value of synced field `i` (its position in ``fields``).
     func valueColumn(_ i: Int) -> Int32 { Int32(3 + 4 * registers.count + i) }
 
-    /// Writes a whole clock row: id, cl, seq, then each register's h, s, b, q.
-    private func makeUpsert() -> String {
+    /// Write a whole clock row, the first for a new record, the second for one that has a row
+    /// (one seek, where an upsert looks for the row and then updates it): ?1 the id, ?2 cl, ?3
+    /// seq, then each register's h, s, b, q.
+    private func makeClockWrites() -> (insert: String, update: String) {
         let cols = ["id", "cl", "seq"] + registerColumns
-        return "INSERT INTO \(clock) (\(cols.joined(separator: ", "))) VALUES ("
-            + Array(repeating: "?", count: cols.count).joined(separator: ", ") + ") ON CONFLICT (id) DO UPDATE SET "
-            + cols.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let insert = "INSERT INTO \(clock) (\(cols.joined(separator: ", "))) VALUES ("
+            + (1...cols.count).map { "?\($0)" }.joined(separator: ", ") + ")"
+        let update = "UPDATE \(clock) SET " + cols.indices.dropFirst().map { "\(cols[$0]) = ?\($0 + 1)" }.joined(separator: ", ")
+            + " WHERE id = ?1"
+        return (insert, update)
     }
 
     /// Keeps the values of a record that is not alive.

@@ -34,15 +34,21 @@ extension Replica {
         within: ((_ seqBefore: Int64) throws -> Void)? = nil
     ) throws -> ApplyResult {
         let wall = now()
+        // Each change's register number, found while checking it.
+        var registers: [Int] = []
+        registers.reserveCapacity(changes.count)
+        var lastEntity: EntitySpec?
         for c in changes {
-            try check(c)
+            if lastEntity?.name != c.entity { lastEntity = schema.entity(c.entity) }
+            registers.append(try check(c, lastEntity))
             if c.clock.millis > wall, c.clock.millis - wall > maxDrift {
                 throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
             }
         }
         let seqBefore = lastSeq
         do {
-            return try applyInTransaction(changes, wall: wall, maxDrift: maxDrift, peer: peer, within: within, seqBefore: seqBefore)
+            return try applyInTransaction(changes, registers: registers, wall: wall, maxDrift: maxDrift, peer: peer, within: within,
+                                          seqBefore: seqBefore)
         } catch {
             try reloadCounters()
             throw error
@@ -50,7 +56,7 @@ extension Replica {
     }
 
     private func applyInTransaction(
-        _ changes: [Change], wall: UInt64, maxDrift: UInt64, peer: (id: String, vector: [String: HLC])?,
+        _ changes: [Change], registers: [Int], wall: UInt64, maxDrift: UInt64, peer: (id: String, vector: [String: HLC])?,
         within: ((_ seqBefore: Int64) throws -> Void)?, seqBefore: Int64
     ) throws -> ApplyResult {
         try db.transaction {
@@ -58,20 +64,29 @@ extension Replica {
             defer { db.setTriggersEnabled(true) }
             var result = ApplyResult()
             var batch = ApplyBatch(db)
+            // Every record the batch touches is read first, one query per entity; `at` holds
+            // each change's record.
+            let at = try batch.load(changes, table: { logTable(schema.entity($0)!) }, replica: self)
+            let ledger = try db.cached(Replica.insertLedgerEntry)
             // The version vector and the sequence counter are written once per batch, not per change.
             var seen: [String: HLC] = [:]
-            var lastEntity: EntitySpec?
-            for c in changes {
+            var lastSeen: (origin: String, clock: HLC)?
+            for (k, c) in changes.enumerated() {
                 lastClock = try lastClock.receive(c.clock, now: wall, maxDrift: maxDrift, origin: c.origin)
-                let e: EntitySpec
-                if let l = lastEntity, l.name == c.entity { e = l } else { e = schema.entity(c.entity)!; lastEntity = e }
-                if try applyOne(c, e, &batch, &result) {
+                let r = at[k]
+                if try applyOne(c, registers[k], batch.records[r].entity, r, &batch, ledger, &result) {
                     result.applied += 1
                 } else {
                     result.ignored += 1
                 }
-                if let s = seen[c.origin], s >= c.clock { continue }
+                // Changes from one origin usually come in a run, in clock order.
+                if let l = lastSeen, l.origin == c.origin, l.clock >= c.clock { continue }
+                if let s = seen[c.origin], s >= c.clock {
+                    lastSeen = (c.origin, s)
+                    continue
+                }
                 seen[c.origin] = c.clock
+                lastSeen = (c.origin, c.clock)
             }
             // Each touched record's clock row and domain row are written once, from its registers
             // as they ended; each record written gets one new sequence number.
@@ -88,9 +103,10 @@ extension Replica {
         }
     }
 
-    /// Refuses a change this replica must not take.
-    func check(_ c: Change) throws {
-        guard let e = schema.entity(c.entity) else {
+    /// Refuses a change this replica must not take; returns its register number (0 for the
+    /// lifecycle, else the field's number). `entity` is the change's entity, nil when unknown.
+    func check(_ c: Change, _ entity: EntitySpec?) throws -> Int {
+        guard let e = entity else {
             throw SyncError(.invalid, "unknown entity '\(c.entity)' in a change from \(c.origin)")
         }
         switch e.scope {
@@ -106,19 +122,21 @@ extension Replica {
         }
         if c.isLifecycle {
             guard let n = c.value.integer, n >= 1 else { throw SyncError(.invalid, "a lifecycle change needs a causal length ≥ 1") }
-        } else {
-            guard let f = e.field(c.field), !f.localOnly else {
-                throw SyncError(.invalid, "\(c.entity) has no synced field '\(c.field)' (change from \(c.origin))")
-            }
-            do { _ = try f.check(c.value) } catch { throw SyncError(.invalid, "change from \(c.origin): \(error.message)") }
+            return 0
         }
+        guard let f = e.field(c.field), !f.localOnly else {
+            throw SyncError(.invalid, "\(c.entity) has no synced field '\(c.field)' (change from \(c.origin))")
+        }
+        do { _ = try f.check(c.value) } catch { throw SyncError(.invalid, "change from \(c.origin): \(error.message)") }
+        return f.number
     }
 
     /// Applies one change to its register; returns whether it won. The record's domain row is
     /// written at the end of the batch (``ApplyBatch/writeRows(lastSeq:pushed:site:)``).
-    private func applyOne(_ c: Change, _ e: EntitySpec, _ batch: inout ApplyBatch, _ result: inout ApplyResult) throws -> Bool {
-        let col = c.isLifecycle ? 0 : e.field(c.field)!.number
-        let r = try batch.index(of: logTable(e), c.id, replica: self)
+    private func applyOne(
+        _ c: Change, _ col: Int, _ e: EntitySpec, _ r: Int, _ batch: inout ApplyBatch, _ ledger: Statement,
+        _ result: inout ApplyResult
+    ) throws -> Bool {
         let incoming = RegisterState(c)
         let stored = batch.records[r].register(col)
         let life = batch.records[r].register(0)
@@ -135,20 +153,20 @@ extension Replica {
                 for (fieldCol, state) in batch.records[r].fieldRegisters
                 where MergeRules.updateConflictsWithDelete(update: state, delete: incoming) {
                     try record(LedgerEntry(entity: e.name, id: c.id, field: e.field(number: fieldCol)?.name ?? "?",
-                                           deleteWon: true, winner: incoming, loser: state, resolvedAt: lastClock), &result)
+                                           deleteWon: true, winner: incoming, loser: state, resolvedAt: lastClock), ledger, &result)
                 }
             }
             return true
         }
         if let life, !alive, life.causalLength > 0, MergeRules.updateConflictsWithDelete(update: incoming, delete: life) {
             try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, deleteWon: true, winner: life, loser: incoming,
-                                   resolvedAt: lastClock), &result)
+                                   resolvedAt: lastClock), ledger, &result)
         }
         switch MergeRules.mergeField(stored: stored, incoming: incoming) {
         case .replace:
             if let stored, MergeRules.isConflict(incoming, stored) {
                 try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, winner: incoming, loser: stored,
-                                       resolvedAt: lastClock), &result)
+                                       resolvedAt: lastClock), ledger, &result)
             }
             batch.records[r].setRegister(col, incoming)
             if alive { batch.records[r].noteChanged(col) }
@@ -156,20 +174,33 @@ extension Replica {
         case .keep:
             if let stored, MergeRules.isConflict(incoming, stored) {
                 try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, winner: stored, loser: incoming,
-                                       resolvedAt: lastClock), &result)
+                                       resolvedAt: lastClock), ledger, &result)
             }
             return false
         }
     }
 
-    private func record(_ entry: LedgerEntry, _ result: inout ApplyResult) throws {
-        try db.cached("""
-            INSERT OR IGNORE INTO kmk_ledger (id, entity, pk, field, delete_won, win_val, win_hlc, win_origin, lose_val, lose_hlc,
-            lose_origin, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).run([.text(entry.key), .text(entry.entity), .text(entry.id), .text(entry.field),
-                      .integer(entry.deleteWon ? 1 : 0), entry.winner.value,
-                      .integer(entry.winner.clock.int64), .text(entry.winner.origin), entry.loser.value,
-                      .integer(entry.loser.clock.int64), .text(entry.loser.origin), .integer(entry.resolvedAt.int64)])
+    /// Inserts a merge ledger entry, unless one with its key is there (SPEC.md §8).
+    static let insertLedgerEntry = """
+        INSERT OR IGNORE INTO kmk_ledger (id, entity, pk, field, delete_won, win_val, win_hlc, win_origin, lose_val, lose_hlc,
+        lose_origin, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    private func record(_ entry: LedgerEntry, _ ledger: Statement, _ result: inout ApplyResult) throws {
+        try ledger.run { st in
+            st.bind(entry.key, at: 1)
+            st.bind(entry.entity, at: 2)
+            st.bind(entry.id, at: 3)
+            st.bind(entry.field, at: 4)
+            st.bind(Int64(entry.deleteWon ? 1 : 0), at: 5)
+            st.bind(entry.winner.value, at: 6)
+            st.bind(entry.winner.clock.int64, at: 7)
+            st.bind(entry.winner.origin, at: 8)
+            st.bind(entry.loser.value, at: 9)
+            st.bind(entry.loser.clock.int64, at: 10)
+            st.bind(entry.loser.origin, at: 11)
+            st.bind(entry.resolvedAt.int64, at: 12)
+        }
         if db.changes > 0 { result.conflicts.append(entry) }
     }
 

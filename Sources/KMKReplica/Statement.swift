@@ -66,9 +66,9 @@ final class Statement {
     }
 
     /// Runs a statement that returns no rows, its parameters bound by `bind` (no `[Value]` array).
-    func run(binding bind: (Statement) -> Void) throws {
+    func run(binding bind: (Statement) throws -> Void) throws {
         sqlite3_reset(handle)
-        bind(self)
+        try bind(self)
         while try step() {}
         sqlite3_reset(handle)
     }
