@@ -50,15 +50,18 @@ struct CLI {
         DispatchQueue.global().async { outData = ChildProcess.readAll(out.fileHandleForReading); group.leave() }
         group.enter()
         DispatchQueue.global().async { errData = ChildProcess.readAll(err.fileHandleForReading); group.leave() }
-        let deadline = Date().addingTimeInterval(60)
-        while p.isRunning, Date() < deadline { usleep(5_000) }
-        if p.isRunning {
+        var exit = ChildProcess.wait(p, seconds: 60)
+        if exit == nil {
             p.terminate()
             Issue.record("kmk-sync \(args.joined(separator: " ")) did not finish within 60 s")
+            exit = ChildProcess.wait(p, seconds: 10)
+            if exit == nil {
+                kill(p.processIdentifier, SIGKILL)
+                exit = ChildProcess.wait(p, seconds: 30)
+            }
         }
-        p.waitUntilExit()
         group.wait()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        return Result(status: exit?.status ?? -1, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 
@@ -109,8 +112,8 @@ enum SQLiteShell {
         DispatchQueue.global().async { errData = ChildProcess.readAll(err.fileHandleForReading); group.leave() }
         let outData = ChildProcess.readAll(out.fileHandleForReading)
         group.wait()
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        let exit = ChildProcess.wait(p, seconds: 120)
+        return CLI.Result(status: exit?.status ?? -1, stdout: String(decoding: outData, as: UTF8.self),
                           stderr: String(decoding: errData, as: UTF8.self))
     }
 

@@ -265,11 +265,14 @@ struct ComplianceEndToEndTests {
         group.enter()
         DispatchQueue.global().async { errData = ChildProcess.readAll(err.fileHandleForReading); group.leave() }
         let deadline = Date().addingTimeInterval(90)
-        while p.isRunning, Date() < deadline { usleep(20_000) }
-        if p.isRunning { p.terminate(); Issue.record("\(path) did not finish within 90 s") }
-        p.waitUntilExit()
+        var exit = ChildProcess.wait(p, seconds: deadline.timeIntervalSinceNow)
+        if exit == nil {
+            p.terminate()
+            Issue.record("\(path) did not finish within 90 s")
+            exit = ChildProcess.wait(p, seconds: 30)
+        }
         group.wait()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        return CLI.Result(status: exit?.status ?? -1, stdout: String(decoding: outData, as: UTF8.self),
                           stderr: String(decoding: errData, as: UTF8.self))
     }
 }

@@ -302,15 +302,15 @@ final class CrashRun {
             if attempt > 0 { delay = UInt32.random(in: 0...maxDelay, using: &rng) }
             let process = try spawn(args)
             timed("killed run") { usleep(delay) }
-            let killed = sigkill(process)
+            let (killed, exit) = sigkill(process)
             if killed {
                 stats.kills += 1
                 stats.clientKills += 1
                 stats.byKind[kind, default: 0] += 1
             } else {
                 stats.missed += 1
-                guard process.terminationStatus == 0 else {
-                    return fail("kmk-sync \(args.joined(separator: " ")) failed with \(process.terminationStatus) before the kill")
+                guard exit?.status == 0 else {
+                    return fail("kmk-sync \(args.joined(separator: " ")) failed with \(exit.map { "\($0.status)" } ?? "no exit") before the kill")
                 }
             }
             let after = try check(r, context: "after killing \(kind) on \(r.name) (attempt \(attempt + 1))")
@@ -342,14 +342,14 @@ final class CrashRun {
         let before = try pushState(r)
         let client = try spawn(args)
         timed("killed run") { usleep(delay) }
-        let midTransfer = client.isRunning
+        let midTransfer = ChildProcess.exit(of: client) == nil
         hub.stop(SIGKILL)
         stats.kills += 1
         stats.hubKills += 1
         if midTransfer { stats.hubKillsMidTransfer += 1 }
-        guard wait(client, seconds: 60) else { return fail("kmk-sync \(args.joined(separator: " ")) hung after the hub was killed") }
-        if ![0, 69].contains(client.terminationStatus) {
-            fail("kmk-sync \(args.joined(separator: " ")) exited \(client.terminationStatus) when the hub was killed; expected 0 or 69")
+        guard let exit = wait(client, seconds: 60) else { return fail("kmk-sync \(args.joined(separator: " ")) hung after the hub was killed") }
+        if exit.signaled || ![0, 69].contains(exit.status) {
+            fail("kmk-sync \(args.joined(separator: " ")) exited \(exit.status) when the hub was killed; expected 0 or 69")
         }
         try checkHub(context: "after killing the hub during \(args[0]) of \(r.name)")
         let after = try check(r, context: "after killing the hub during \(args[0]) of \(r.name)")
@@ -496,26 +496,23 @@ final class CrashRun {
 
     func spawn(_ args: [String]) throws -> Process { try cli.spawn(args) }
 
-    /// Sends SIGKILL if the process still runs; waits for it. True when the kill ended it.
-    func sigkill(_ p: Process) -> Bool {
-        if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) }
-        guard wait(p, seconds: 30) else {
+    /// Sends SIGKILL if the process still runs; waits for it. True when the kill ended it, with
+    /// how it ended.
+    func sigkill(_ p: Process) -> (killed: Bool, exit: ChildProcess.Exit?) {
+        if ChildProcess.exit(of: p) == nil { Foundation.kill(p.processIdentifier, SIGKILL) }
+        guard let exit = wait(p, seconds: 30) else {
             fail("a kmk-sync process outlived SIGKILL by 30 s")
-            return false
+            return (false, nil)
         }
-        return p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL
+        return (exit.signaled && exit.status == SIGKILL, exit)
     }
 
-    func wait(_ p: Process, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while p.isRunning, Date() < deadline { usleep(2_000) }
-        if p.isRunning {
-            Foundation.kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            return false
-        }
-        p.waitUntilExit()
-        return true
+    /// How `p` ended, waiting at most `seconds`; nil (and the process killed) when it still ran.
+    func wait(_ p: Process, seconds: Double) -> ChildProcess.Exit? {
+        if let exit = ChildProcess.wait(p, seconds: seconds) { return exit }
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        _ = ChildProcess.wait(p, seconds: 30)
+        return nil
     }
 
     static func freePort() throws -> Int {

@@ -240,10 +240,13 @@ struct PythonClientTests {
         p.standardError = err
         try ChildProcess.run(p)
         let deadline = Date().addingTimeInterval(60)
-        while p.isRunning, Date() < deadline { usleep(10_000) }
-        if p.isRunning { p.terminate(); Issue.record("the Python client did not finish within 60 s") }
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: ChildProcess.readAll(out.fileHandleForReading), as: UTF8.self),
+        var exit = ChildProcess.wait(p, seconds: deadline.timeIntervalSinceNow)
+        if exit == nil {
+            p.terminate()
+            Issue.record("the Python client did not finish within 60 s")
+            exit = ChildProcess.wait(p, seconds: 30)
+        }
+        return CLI.Result(status: exit?.status ?? -1, stdout: String(decoding: ChildProcess.readAll(out.fileHandleForReading), as: UTF8.self),
                           stderr: String(decoding: ChildProcess.readAll(err.fileHandleForReading), as: UTF8.self))
     }
 

@@ -32,7 +32,7 @@ final class HubProcess {
         try ChildProcess.run(process)
         let deadline = Date().addingTimeInterval(30)
         var found: String?
-        while found == nil, Date() < deadline, process.isRunning {
+        while found == nil, Date() < deadline, ChildProcess.exit(of: process) == nil {
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) {
                 found = String(line.dropFirst("listening on ".count))
@@ -55,25 +55,21 @@ final class HubProcess {
     /// Sends a signal and waits (at most 30 s) for the process to end; returns its status.
     @discardableResult
     func stop(_ signal: Int32 = SIGTERM) -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        if ChildProcess.exit(of: process) == nil { kill(process.processIdentifier, signal) }
         return waitForExit()
     }
 
     @discardableResult
     func waitForExit() -> Int32 {
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            Issue.record("the hub did not stop within 30 s")
-        }
-        process.waitUntilExit()
-        return process.terminationStatus
+        if let exit = ChildProcess.wait(process, seconds: 30) { return exit.status }
+        kill(process.processIdentifier, SIGKILL)
+        Issue.record("the hub did not stop within 30 s")
+        return ChildProcess.wait(process, seconds: 30)?.status ?? -1
     }
 
     var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    deinit { if ChildProcess.exit(of: process) == nil { kill(process.processIdentifier, SIGKILL) } }
 }
 
 /// A raw HTTP exchange with the hub, for protocol-level checks.

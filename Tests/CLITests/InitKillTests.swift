@@ -15,12 +15,10 @@ struct InitKillTests {
     func runKilled(_ cli: CLI, _ args: [String], after delay: UInt32) throws -> Bool {
         let p = try cli.spawn(args)
         usleep(delay)
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        let deadline = Date().addingTimeInterval(30)
-        while p.isRunning, Date() < deadline { usleep(2_000) }
-        #expect(!p.isRunning, "kmk-sync \(args.first ?? "") outlived SIGKILL by 30 s")
-        p.waitUntilExit()
-        return p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL
+        if ChildProcess.exit(of: p) == nil { kill(p.processIdentifier, SIGKILL) }
+        let exit = ChildProcess.wait(p, seconds: 30)
+        #expect(exit != nil, "kmk-sync \(args.first ?? "") outlived SIGKILL by 30 s")
+        return exit?.signaled == true && exit?.status == SIGKILL
     }
 
     /// Microseconds a normal run takes (the fastest of three, after a first one): the kills are

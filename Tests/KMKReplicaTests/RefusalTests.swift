@@ -120,7 +120,7 @@ func sqlite3LockAndHold(_ path: String, _ body: () throws -> Void) throws {
     defer {
         try? input.fileHandleForWriting.write(contentsOf: Data("ROLLBACK;\n.quit\n".utf8))
         try? input.fileHandleForWriting.close()
-        p.waitUntilExit()
+        if ChildProcess.wait(p, seconds: 30) == nil { p.terminate() }
     }
     input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nINSERT INTO kmk_meta VALUES ('lock', 1);\nSELECT 'locked';\n".utf8))
     // Wait (bounded) until the shell says it holds the lock.

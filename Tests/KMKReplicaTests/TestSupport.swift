@@ -26,8 +26,8 @@ func sqlite3Shell(_ path: String, _ sql: String) throws -> (status: Int32, stdou
     }
     let errData = ChildProcess.readAll(err.fileHandleForReading)
     reading.wait()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    let exit = ChildProcess.wait(p, seconds: 120)
+    return (exit?.status ?? -1, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
 /// The bytes of a file, for checking that a refused file was not changed.

@@ -1,14 +1,16 @@
 import Foundation
 
-/// Starts child processes one at a time.
+/// Starts child processes one at a time, and tells when they end without relying on
+/// Foundation's notice of it.
 ///
 /// Foundation's `Process.run()` on Linux makes a socket pair per child and watches it from one
-/// manager thread, which calls a blocking `waitpid` when the socket says the child ended. When
-/// suites start children on several threads at once, a socket end can be closed or inherited by
-/// the wrong spawn; the manager thread then blocks in `waitpid` on a child that is still running
-/// (a hub), and no exit is noticed again: every later `waitUntilExit()` hangs (seen once in a
-/// fresh-clone CI run: three exited children left as zombies, the manager thread in `wait4` on a
-/// live hub). Every test that starts a process goes through ``run(_:)``, so spawns never overlap.
+/// manager thread, which calls a blocking `waitpid` when the socket says the child ended. That
+/// thread was seen blocked in `wait4` on a live hub: from then on no exit is noticed, every
+/// `isRunning` stays true and every `waitUntilExit()` hangs, while the children are zombies
+/// (fresh-clone CI once; `swift test` twice on a loaded machine, "did not finish within 60 s"
+/// for one client run after another). Tests therefore start children through ``run(_:)``, so
+/// spawns never overlap, and learn how a child ended from ``exit(of:)`` and ``wait(_:seconds:)``
+/// (`waitid` without reaping), never from `waitUntilExit()`.
 package enum ChildProcess {
     private static let lock = NSLock()
 
@@ -41,6 +43,43 @@ extension ChildProcess {
             if n > 0 { return Data(buffer[0..<n]) }
             if n < 0, errno == EINTR { continue }
             return nil
+        }
+    }
+}
+
+extension ChildProcess {
+    /// A child's exit status as Foundation reports it: the exit code, or the number of the signal
+    /// that ended it (``Exit/signaled``).
+    package struct Exit: Sendable, Equatable {
+        package let status: Int32
+        package let signaled: Bool
+    }
+
+    /// How `process` ended, or nil while it runs.
+    ///
+    /// Read with `waitid(…, WNOWAIT)`, which leaves the child for Foundation to reap: Foundation
+    /// notices exits on one manager thread that calls a blocking `waitpid` per child, and that
+    /// thread was seen stuck for minutes (every later `isRunning` stayed true while the children
+    /// were zombies). Once Foundation has reaped the child, its own figures are used.
+    package static func exit(of process: Process) -> Exit? {
+        var info = siginfo_t()
+        let rc = waitid(P_PID, id_t(process.processIdentifier), &info, WEXITED | WNOHANG | WNOWAIT)
+        if rc == 0 {
+            guard info._sifields._sigchld.si_pid != 0 else { return nil }
+            let status = info._sifields._sigchld.si_status
+            return Exit(status: status, signaled: info.si_code != CLD_EXITED)
+        }
+        guard !process.isRunning else { return nil }
+        return Exit(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal)
+    }
+
+    /// Waits at most `seconds` for `process` to end; nil if it still runs.
+    package static func wait(_ process: Process, seconds: Double) -> Exit? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if let exit = exit(of: process) { return exit }
+            guard Date() < deadline else { return nil }
+            usleep(2_000)
         }
     }
 }
