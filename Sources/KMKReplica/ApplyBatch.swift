@@ -147,13 +147,8 @@ struct ApplyBatch {
             while from < positions.count {
                 let part = positions[from..<min(from + Self.idsPerRead, positions.count)]
                 from = part.endIndex
-                var json: [UInt8] = [0x5B]
-                for (k, r) in part.enumerated() {
-                    if k > 0 { json.append(0x2C) }
-                    CanonicalJSON.append(string: records[r].id, to: &json)
-                }
-                json.append(0x5D)
-                try st.selectIn.each(binding: { $0.bind(String(decoding: json, as: UTF8.self), at: 1) }) { row in
+                let json = LogTable.idArray(part.map { records[$0].id })
+                try st.selectIn.each(binding: { $0.bind(json, at: 1) }) { row in
                     guard let id = row.text(0), let r = index[Key(tbl: t.entity.number, id: id)] else { return }
                     Self.read(row, into: &records[r], replica: replica)
                 }

@@ -14,7 +14,6 @@ struct DirectCapture {
     /// The last sequence number issued; each record whose change log is written takes the next.
     private(set) var seq: Int64
     private var statements: [Shape: Statement] = [:]
-    private var synced: [Int: [Int]] = [:]
 
     private struct Shape: Hashable {
         enum Kind { case insert, insertClock, compare, update, updateClock }
@@ -42,13 +41,9 @@ struct DirectCapture {
         }
         try row.run { s in
             s.bind(id, at: 1)
-            var k: Int32 = 2
-            for case let v? in given where !v.isNull {
-                s.bind(v, at: k)
-                k += 1
-            }
+            _ = Self.bind(given, withNull: false, to: s, from: 2)
         }
-        let written = syncedPositions(t).map { present[$0] }
+        let written = t.fieldPositions.map { present[$0] }
         let clockRow = try statement(e.number, .insertClock, written) { t.directInsert(written: written) }
         seq += 1
         try runClock(clockRow, id)
@@ -68,14 +63,7 @@ struct DirectCapture {
         }
         var changed = [Bool](repeating: false, count: given.count)
         var rowid: Int64?
-        try compare.each(binding: { s in
-            var k: Int32 = 1
-            for case let v? in given {
-                s.bind(v, at: k)
-                k += 1
-            }
-            s.bind(id, at: k)
-        }) { s in
+        try compare.each(binding: { s in s.bind(id, at: Self.bind(given, withNull: true, to: s, from: 1)) }) { s in
             rowid = s.int64(0)
             var column: Int32 = 1
             for i in given.indices where mask[i] {
@@ -89,15 +77,8 @@ struct DirectCapture {
             "UPDATE \(e.name) SET " + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) = ?" }.joined(separator: ", ")
                 + " WHERE rowid = ?"
         }
-        try row.run { s in
-            var k: Int32 = 1
-            for case let v? in given {
-                s.bind(v, at: k)
-                k += 1
-            }
-            s.bind(rowid, at: k)
-        }
-        let changedSynced = syncedPositions(t).map { changed[$0] }
+        try row.run { s in s.bind(rowid, at: Self.bind(given, withNull: true, to: s, from: 1)) }
+        let changedSynced = t.fieldPositions.map { changed[$0] }
         guard changedSynced.contains(true) else { return true }
         let clockRow = try statement(e.number, .updateClock, changedSynced) { t.directUpdate(changed: changedSynced) }
         seq += 1
@@ -128,13 +109,15 @@ struct DirectCapture {
         }
     }
 
-    /// The positions in the entity's fields of the log table's synced fields.
-    private mutating func syncedPositions(_ t: LogTable) -> [Int] {
-        if let p = synced[t.entity.number] { return p }
-        let names = t.fields.map(\.name)
-        let p = names.map { name in t.entity.fields.firstIndex { $0.name == name }! }
-        synced[t.entity.number] = p
-        return p
+    /// Binds the given values in field order from parameter `first` on, NULLs included or left
+    /// out; returns the next parameter's index.
+    private static func bind(_ given: [Value?], withNull: Bool, to s: Statement, from first: Int32) -> Int32 {
+        var k = first
+        for case let v? in given where withNull || !v.isNull {
+            s.bind(v, at: k)
+            k += 1
+        }
+        return k
     }
 
     private mutating func statement(_ entity: Int, _ kind: Shape.Kind, _ mask: [Bool], _ sql: () -> String) throws -> Statement {

@@ -28,9 +28,20 @@ extension LogTable {
         return "UPDATE \(clock) SET seq = ?2, \(sets.joined(separator: ", ")) WHERE id = ?4"
     }
 
-    /// The lifecycle state of the records whose ids are in the JSON array ?1: id, causal length,
-    /// and whether the lifecycle register was ever written.
+    /// The lifecycle state of the records whose ids are in the JSON array ?1 (``idArray(_:)``):
+    /// id, causal length, and whether the lifecycle register was ever written.
     var knownAmong: String {
         "SELECT c.id, c.cl, c.q0 IS NOT NULL FROM json_each(?1) AS j JOIN \(clock) AS c ON c.id = j.value"
+    }
+
+    /// Record ids as a JSON array, for statements that take a set of ids through `json_each`.
+    static func idArray(_ ids: some Sequence<String>) -> String {
+        var json: [UInt8] = [0x5B]
+        for (k, id) in ids.enumerated() {
+            if k > 0 { json.append(0x2C) }
+            CanonicalJSON.append(string: id, to: &json)
+        }
+        json.append(0x5D)
+        return String(decoding: json, as: UTF8.self)
     }
 }

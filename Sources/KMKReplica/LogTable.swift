@@ -18,6 +18,8 @@ struct LogTable {
     let registers: [Int]
     /// The synced fields, in register order after 0.
     let fields: [FieldSpec]
+    /// The position in the entity's fields of each of ``fields``.
+    let fieldPositions: [Int]
 
     /// The SQL of the statements below, made once (they run per record): ``makeStamp()`` etc.
     let clock: String
@@ -35,6 +37,7 @@ struct LogTable {
     init(_ entity: EntitySpec) {
         self.entity = entity
         fields = entity.syncedFields
+        fieldPositions = entity.fields.indices.filter { !entity.fields[$0].localOnly }
         registers = [0] + fields.map(\.number)
         clock = "kmk_\(entity.name)_clock"
         gone = "kmk_\(entity.name)_gone"

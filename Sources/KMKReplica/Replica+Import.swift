@@ -19,7 +19,6 @@ extension Replica {
         // Each record's values by position in its entity's fields (nil: not given).
         var checked: [(EntitySpec, String, [Value?])] = []
         checked.reserveCapacity(records.count)
-        var synced: [Int: [Int]] = [:]
         for r in records {
             let e = try entity(r.entity)
             guard e.scope == .municipal else {
@@ -32,9 +31,7 @@ extension Replica {
                 given[i] = v
             }
             if mode == .replace {
-                let positions = synced[e.number] ?? e.fields.indices.filter { !e.fields[$0].localOnly }
-                synced[e.number] = positions
-                for i in positions where given[i] == nil { given[i] = .null }
+                for i in logTable(e).fieldPositions where given[i] == nil { given[i] = .null }
             }
             checked.append((e, try newID(e, requested: r.id), given))
         }
@@ -91,7 +88,7 @@ extension Replica {
                 try capture.finish()
                 db.setTriggersEnabled(true)
                 try requireFields(e, given)
-                try insertRow(e, id: id, fields: Self.nonNull(e, given), checkReferences: false)
+                try insertRow(e, id: id, fields: Self.byName(e, given, withNull: false), checkReferences: false)
                 db.setTriggersEnabled(false)
                 try capture.resume()
                 known[key] = 1
@@ -108,22 +105,20 @@ extension Replica {
         for (e, id, given) in checked {
             switch try lifecycle(e, id) {
             case let state? where state % 2 == 1:
-                var fields: [String: Value] = [:]
-                for (i, v) in given.enumerated() { if let v { fields[e.fields[i].name] = v } }
-                try updateRow(e, id: id, fields: fields, checkReferences: false)
+                try updateRow(e, id: id, fields: Self.byName(e, given, withNull: true), checkReferences: false)
                 updated += 1
             default:
                 try requireFields(e, given)
-                try insertRow(e, id: id, fields: Self.nonNull(e, given), checkReferences: false)
+                try insertRow(e, id: id, fields: Self.byName(e, given, withNull: false), checkReferences: false)
                 created += 1
             }
         }
     }
 
-    /// The given values that are not NULL, by field name.
-    private static func nonNull(_ e: EntitySpec, _ given: [Value?]) -> [String: Value] {
+    /// The given values by field name, NULLs included or left out.
+    private static func byName(_ e: EntitySpec, _ given: [Value?], withNull: Bool) -> [String: Value] {
         var fields: [String: Value] = [:]
-        for (i, v) in given.enumerated() { if let v, !v.isNull { fields[e.fields[i].name] = v } }
+        for (i, v) in given.enumerated() { if let v, withNull || !v.isNull { fields[e.fields[i].name] = v } }
         return fields
     }
 
@@ -141,8 +136,7 @@ extension Replica {
         var out: [RecordKey: Int64] = [:]
         for (number, list) in ids {
             let t = logTableByNumber[number]!
-            // Ids are checked (``newID(_:requested:)``): a UUID or a kommunkod, nothing to escape.
-            let json = "[\"" + list.joined(separator: "\",\"") + "\"]"
+            let json = LogTable.idArray(list)
             try db.prepare(t.knownAmong).each(binding: { $0.bind(json, at: 1) }) { row in
                 let key = RecordKey(entity: number, id: row.text(0) ?? "")
                 out[key] = row.int64(2) != 0 ? row.int64(1) : 0
