@@ -77,10 +77,13 @@ extension Bench {
         let f = try SQLiteFile(path: path)
         let registers = [0] + EntitySpec.venue.syncedFields.map(\.number)
         let table = "kmk_\(EntitySpec.venue.name)_clock"
-        let newest = "(SELECT max(max(" + registers.map { "coalesce(h\($0), 0)" }.joined(separator: ", ") + ")) FROM \(table))"
-        return (Int(try f.scalar("SELECT sum(" + registers.map { "(q\($0) IS NOT NULL)" }.joined(separator: " + ") + ") FROM \(table)")),
+        // Layout 3: clocks are stored relative to the row's `t`; a register was written when it
+        // has a clock or is pending.
+        let newest = "(SELECT max(max(" + registers.map { "coalesce(t + h\($0), 0)" }.joined(separator: ", ") + ")) FROM \(table))"
+        return (Int(try f.scalar("SELECT sum(" + registers.map { "(h\($0) IS NOT NULL OR q\($0) IS NOT NULL)" }.joined(separator: " + ")
+                    + ") FROM \(table)")),
                 Int(try f.scalar("SELECT count(*) FROM \(table) WHERE seq IS NULL")),
-                Int(try f.scalar("SELECT sum(" + registers.map { "(h\($0) IS \(newest))" }.joined(separator: " + ") + ") FROM \(table)")),
+                Int(try f.scalar("SELECT sum(" + registers.map { "(t + h\($0) IS \(newest))" }.joined(separator: " + ") + ") FROM \(table)")),
                 try f.scalar("SELECT max(seq) FROM \(table)"))
     }
 }

@@ -7,8 +7,8 @@ import KMKSync
 /// DELETE of its domain row, however many of its fields the batch held. The merge itself is
 /// unchanged: every change is still merged into its own register, in order, by SPEC.md §7's rules.
 struct ApplyBatch {
-    /// A register's columns as stored (``LogTable``): clock (nil while pending), site, base and
-    /// sequence number (-1 while pending).
+    /// A register's columns as ``LogTable/select(_:)`` reads them (absolute, decoded): clock (nil
+    /// while pending), site, base (0: none) and sequence number (-1 while pending).
     struct Stored {
         var h: Int64?
         var s: Int64
@@ -29,6 +29,8 @@ struct ApplyBatch {
         var wasAlive: Bool
         /// Whether the record had a clock row when the batch began.
         var hasClockRow = false
+        /// The clock row's reference clock `t`, when it has one (``LogTable``).
+        var reference: Int64?
         /// Whether the record came alive in this batch: its row is then written whole from its registers.
         var revived = false
         /// Columns written while the record was alive (and not revived): updated in place.
@@ -171,6 +173,7 @@ struct ApplyBatch {
         }
         record.wasAlive = record.alive
         record.hasClockRow = true
+        record.reference = row.isNull(LogTable.referenceColumn) ? nil : row.int64(LogTable.referenceColumn)
     }
 
     /// Writes each record the batch wrote: its clock row, with the next sequence number after
@@ -201,35 +204,48 @@ struct ApplyBatch {
         return seq
     }
 
+    /// Writes a record's clock row in the encoding of ``LogTable``: clocks and bases relative to
+    /// the row's reference clock (kept when it has one, else the lifecycle's or first register's
+    /// clock), and a sequence number equal to the record's not stored.
     private func writeClock(_ r: Touched, _ write: Statement, seq: Int64, pushed: Int64, sites: inout SiteCache,
                             site: (String) throws -> Int64) throws {
         let t = r.table
         var pending = false
+        var columns: [Stored?] = []
+        columns.reserveCapacity(t.registers.count)
+        for n in t.registers {
+            if r.written[n], let state = r.registers[n] {
+                columns.append(Stored(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq))
+            } else if var old = r.stored[n] {
+                if old.q > pushed { old.q = seq }
+                if old.q < 0 { pending = true }
+                columns.append(old)
+            } else {
+                columns.append(nil)
+            }
+        }
+        let reference = r.reference ?? columns.lazy.compactMap { $0?.h }.first
+            ?? columns.lazy.compactMap { $0.flatMap { $0.b == 0 ? nil : $0.b } }.first
         try write.run { st in
             st.bind(r.id, at: 1)
             st.bind(r.registers[0]?.causalLength ?? 0, at: 2)
-            for (i, n) in t.registers.enumerated() {
-                let at = Int32(4 + 4 * i)
-                let s: Stored
-                if r.written[n], let state = r.registers[n] {
-                    s = Stored(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq)
-                } else if var old = r.stored[n] {
-                    if old.q > pushed { old.q = seq }
-                    if old.q < 0 { pending = true }
-                    s = old
-                } else {
+            if pending { st.bindNull(at: 3) } else { st.bind(seq, at: 3) }
+            if let reference { st.bind(reference, at: 4) } else { st.bindNull(at: 4) }
+            for (i, column) in columns.enumerated() {
+                let at = Int32(5 + 4 * i)
+                guard let s = column, let reference else {
+                    // Never written (or, with no reference, pending with no clock and no base).
                     st.bindNull(at: at)
-                    st.bind(Int64(0), at: at + 1)
-                    st.bind(Int64(0), at: at + 2)
-                    st.bindNull(at: at + 3)
+                    st.bind(column?.s ?? 0, at: at + 1)
+                    st.bindNull(at: at + 2)
+                    if let q = column?.q { st.bind(q, at: at + 3) } else { st.bindNull(at: at + 3) }
                     continue
                 }
-                if let h = s.h { st.bind(h, at: at) } else { st.bindNull(at: at) }
+                if let h = s.h { st.bind(h - reference, at: at) } else { st.bindNull(at: at) }
                 st.bind(s.s, at: at + 1)
-                st.bind(s.b, at: at + 2)
-                st.bind(s.q, at: at + 3)
+                if s.b == 0 { st.bindNull(at: at + 2) } else { st.bind(s.b - reference, at: at + 2) }
+                if !pending, s.h != nil, s.q == seq { st.bindNull(at: at + 3) } else { st.bind(s.q, at: at + 3) }
             }
-            if pending { st.bindNull(at: 3) } else { st.bind(seq, at: 3) }
         }
     }
 

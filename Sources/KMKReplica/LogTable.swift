@@ -1,13 +1,20 @@
 import KMKModel
 
-/// One entity's part of the change log (layout 2, SPEC.md §2 and §4), and the SQL that reads and
+/// One entity's part of the change log (layout 3, SPEC.md §2 and §4), and the SQL that reads and
 /// writes it. Pure: it makes SQL text and holds no connection.
 ///
 /// `kmk_<entity>_clock` has one row per record that this replica knows: the causal length `cl`,
-/// the record's sequence number `seq` (NULL while something in the row is pending), and for each
-/// *register* (the lifecycle, number 0, and each synced field, by field number `n`) four columns:
-/// `h<n>` the clock of the winning write, `s<n>` its origin site, `b<n>` the clock it overwrote and
-/// `q<n>` its sequence number: NULL when the register was never written, -1 while pending.
+/// the record's sequence number `seq` (NULL while something in the row is pending), its reference
+/// clock `t` (set when the row is first clocked, never changed), and for each *register* (the
+/// lifecycle, number 0, and each synced field, by field number `n`) four columns, stored compactly:
+/// `h<n>` the clock of the winning write minus `t` (NULL while pending or never written), `s<n>` its
+/// origin site, `b<n>` the clock it overwrote minus `t` (NULL: none), and `q<n>` its sequence
+/// number: NULL when it equals the record's (or the register was never written: `h<n>` is then
+/// NULL too), -1 while pending. Registers written together with the row's first clock therefore
+/// store zeros and NULLs, which SQLite keeps in the record header alone (SPEC.md §2).
+///
+/// ``select(_:)`` and ``decoded`` read them back as absolute values (the clock, the site, the base
+/// or 0, the sequence number or -1), so only the statements that write registers know the encoding.
 ///
 /// A register's value is not stored twice: a live record's values are its row in the entity's
 /// table; a record that is not alive (deleted, or known only from field changes) keeps its synced
@@ -65,59 +72,105 @@ struct LogTable {
         registers.flatMap { ["h\($0)", "s\($0)", "b\($0)", "q\($0)"] }
     }
 
-    // MARK: - Tables and triggers
+    // MARK: - Reading the encoding
 
-    var ddl: String {
-        let regs = registers.map { "h\($0) INTEGER, s\($0) INTEGER NOT NULL DEFAULT 0, b\($0) INTEGER NOT NULL DEFAULT 0, q\($0) INTEGER" }
-        var sql = "CREATE TABLE \(clock) (\n    id TEXT PRIMARY KEY NOT NULL, cl INTEGER NOT NULL DEFAULT 0, seq INTEGER,\n    "
-            + regs.joined(separator: ",\n    ") + "\n) STRICT, WITHOUT ROWID;\n"
-        sql += "CREATE INDEX \(clock)_seq ON \(clock) (seq);\n"
-        let values = fields.map { "\($0.name) \($0.kind.sqlType)" }
-        sql += "CREATE TABLE \(gone) (" + (["id TEXT PRIMARY KEY NOT NULL"] + values).joined(separator: ", ") + ") STRICT;\n"
-        return sql
+    /// Register `n`'s clock as an absolute value (NULL while pending or never written); `c` is
+    /// the clock row's name or alias with its dot, or empty.
+    static func clockOf(_ n: Int, _ c: String = "") -> String { "\(c)t + \(c)h\(n)" }
+
+    /// Register `n`'s base as an absolute value, 0 when none.
+    static func baseOf(_ n: Int, _ c: String = "") -> String { "coalesce(\(c)t + \(c)b\(n), 0)" }
+
+    /// Register `n`'s sequence number: the record's when not stored, -1 while pending, NULL when
+    /// never written.
+    static func seqOf(_ n: Int, _ c: String = "") -> String {
+        "CASE WHEN \(c)h\(n) IS NULL THEN \(c)q\(n) ELSE coalesce(\(c)q\(n), \(c)seq) END"
     }
 
-    /// The stamp kmk-sync's own write transactions leave in `kmk_stamp` (SPEC.md §4) as one row
-    /// `st(hlc, rs, p)`: the clock, the record's sequence number, the push mark; all NULL when
-    /// another program writes (an aggregate over the empty table). Read once per statement.
-    static let stampRow = "(SELECT max(hlc) AS hlc, max(seq) + 1 AS rs, max(pushed) AS p FROM kmk_stamp) AS st"
+    /// Whether register `n` was ever written (it has a clock, or is pending).
+    static func isWritten(_ n: Int, _ c: String = "") -> String { "(\(c)h\(n) IS NOT NULL OR \(c)q\(n) IS NOT NULL)" }
 
-    /// The same three values as scalar subqueries, where a statement cannot join `stampRow`
-    /// (the DO UPDATE of an upsert).
-    static let stampScalars = (h: "(SELECT hlc FROM kmk_stamp)", rs: "((SELECT seq FROM kmk_stamp) + 1)",
-                               p: "(SELECT pushed FROM kmk_stamp)")
-    static let stampJoined = (h: "st.hlc", rs: "st.rs", p: "st.p")
+    /// The clock table with every register decoded, as a subquery with the column names of the
+    /// stored table (`id, cl, seq, h0, s0, b0, q0, …`): for statements that read registers and are
+    /// not on a hot path (checks, repairs).
+    var decoded: String {
+        let regs = registers.map { "\(Self.clockOf($0)) AS h\($0), s\($0), \(Self.baseOf($0)) AS b\($0), \(Self.seqOf($0)) AS q\($0)" }
+        return "(SELECT id, cl, seq, \(regs.joined(separator: ", ")) FROM \(clock))"
+    }
+
+    // MARK: - Tables and triggers
+
+    /// The clock table and its index.
+    var clockDDL: String {
+        let regs = registers.map { "h\($0) INTEGER, s\($0) INTEGER NOT NULL DEFAULT 0, b\($0) INTEGER, q\($0) INTEGER" }
+        return "CREATE TABLE \(clock) (\n    id TEXT PRIMARY KEY NOT NULL, cl INTEGER NOT NULL DEFAULT 0, seq INTEGER, t INTEGER,\n    "
+            + regs.joined(separator: ",\n    ") + "\n) STRICT, WITHOUT ROWID;\n"
+            + "CREATE INDEX \(clock)_seq ON \(clock) (seq);\n"
+    }
+
+    var ddl: String {
+        let values = fields.map { "\($0.name) \($0.kind.sqlType)" }
+        return clockDDL + "CREATE TABLE \(gone) (" + (["id TEXT PRIMARY KEY NOT NULL"] + values).joined(separator: ", ") + ") STRICT;\n"
+    }
+
+    /// The stamp of a write, as SQL expressions: `h` its clock, `rs` the record's new sequence
+    /// number, `p` the push mark (all NULL when another program writes: no `kmk_stamp` row), `z`
+    /// a register's stored clock when written with the record's first clock (0, NULL when
+    /// pending) and `pq` a written register's stored sequence number (NULL: the record's; -1
+    /// when pending).
+    typealias Stamp = (h: String, rs: String, p: String, z: String, pq: String)
+
+    /// The stamp kmk-sync's own write transactions leave in `kmk_stamp` (SPEC.md §4) as one row
+    /// `st`; all NULL (`pq` -1) when another program writes (an aggregate over the empty table).
+    /// Read once per statement.
+    static let stampRow = "(SELECT max(hlc) AS hlc, max(seq) + 1 AS rs, max(pushed) AS p, max(hlc) * 0 AS z, "
+        + "CASE WHEN count(*) = 0 THEN -1 END AS pq FROM kmk_stamp) AS st"
+    static let stampJoined: Stamp = (h: "st.hlc", rs: "st.rs", p: "st.p", z: "st.z", pq: "st.pq")
+
+    /// The same values as scalar subqueries, where a statement cannot join `stampRow` (the DO
+    /// UPDATE of an upsert).
+    static let stampScalars: Stamp = (h: "(SELECT hlc FROM kmk_stamp)", rs: "((SELECT seq FROM kmk_stamp) + 1)",
+                                      p: "(SELECT pushed FROM kmk_stamp)", z: "(SELECT hlc * 0 FROM kmk_stamp)",
+                                      pq: "(SELECT CASE WHEN count(*) = 0 THEN -1 END FROM kmk_stamp)")
 
     /// The SET terms for register `n` of a record a trigger writes. When `changed` holds the
     /// register takes the new write: the stamp's clock and number, or pending (no clock, -1)
     /// when there is no stamp; the clock it overwrote becomes its base (a register written
     /// pending, or earlier in the same transaction, keeps its base). Otherwise a pending register
-    /// takes the stamp, and one not yet pushed takes the record's new number.
-    func write(_ n: Int, when changed: String, _ stamp: (h: String, rs: String, p: String) = LogTable.stampJoined) -> [String] {
-        let (h, rs, p) = stamp
+    /// takes the stamp, and one not yet pushed takes the record's new number. In the encoding:
+    /// clocks are relative to `t` (which a statement sets to the stamp's clock when it has none
+    /// yet, ``setReference(_:)``), and a register whose number stays its record's old one while
+    /// the record takes a new number (pushed, or the write is pending) stores that old number.
+    func write(_ n: Int, when changed: String, _ stamp: Stamp = LogTable.stampJoined) -> [String] {
+        let (h, _, p, _, pq) = stamp
+        let relative = "\(h) - coalesce(t, \(h))"
         return [
-            "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL AND h\(n) IS NOT \(h) THEN h\(n) ELSE b\(n) END",
-            "h\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(h) ELSE h\(n) END",
+            "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL AND h\(n) IS NOT \(relative) THEN h\(n) ELSE b\(n) END",
+            "h\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(relative) ELSE h\(n) END",
             "s\(n) = CASE WHEN \(changed) THEN 0 ELSE s\(n) END",
-            "q\(n) = CASE WHEN \(changed) THEN coalesce(\(rs), -1) WHEN q\(n) = -1 OR q\(n) > \(p) THEN coalesce(\(rs), q\(n)) "
-                + "ELSE q\(n) END",
+            "q\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(pq) WHEN q\(n) > \(p) THEN NULL "
+                + "WHEN q\(n) IS NULL AND h\(n) IS NOT NULL AND ifnull(seq <= \(p), 1) THEN seq ELSE q\(n) END",
         ]
     }
+
+    /// The SET term that gives a row its reference clock `t` when it has none (a record first
+    /// written by another program and not yet clocked).
+    static func setReference(_ stamp: Stamp) -> String { "t = coalesce(t, \(stamp.h))" }
 
     /// The capture triggers (SPEC.md §4). They use only built-in SQL, so they run in any client.
     var triggers: String {
         let e = entity.name
-        let (h, rs) = (LogTable.stampJoined.h, LogTable.stampJoined.rs)
+        let st = LogTable.stampJoined
         let scalars = LogTable.stampScalars
         let next = "UPDATE kmk_stamp SET seq = seq + 1;"
         // INSERT: a new record, or the re-creation of one that is not alive (its causal length
         // becomes odd). A new record's non-null fields are written; a re-created one's fields
         // where they differ from the values it had.
-        let newCols = ["id", "cl", "seq", "h0", "b0", "q0"] + fields.flatMap { ["h\($0.number)", "q\($0.number)"] }
-        let newVals = ["NEW.id", "1", rs, h, "0", "coalesce(\(rs), -1)"] + fields.flatMap {
-            ["CASE WHEN NEW.\($0.name) IS NULL THEN NULL ELSE \(h) END", "CASE WHEN NEW.\($0.name) IS NULL THEN NULL ELSE coalesce(\(rs), -1) END"]
+        let newCols = ["id", "cl", "seq", "t", "h0", "q0"] + fields.flatMap { ["h\($0.number)", "q\($0.number)"] }
+        let newVals = ["NEW.id", "1", st.rs, st.h, st.z, st.pq] + fields.flatMap {
+            ["CASE WHEN NEW.\($0.name) IS NOT NULL THEN \(st.z) END", "CASE WHEN NEW.\($0.name) IS NOT NULL THEN \(st.pq) END"]
         }
-        let revive = write(0, when: "1", scalars) + fields.flatMap { write($0.number, when: "0", scalars) }
+        let revive = [LogTable.setReference(scalars)] + write(0, when: "1", scalars) + fields.flatMap { write($0.number, when: "0", scalars) }
         var insert = """
             CREATE TRIGGER kmk_\(e)_insert AFTER INSERT ON \(e) BEGIN
                 INSERT INTO \(clock) (\(newCols.joined(separator: ", "))) SELECT \(newVals.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE true
@@ -126,9 +179,9 @@ struct LogTable {
 
             """
         if !fields.isEmpty {
-            let sets = fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT g.\($0.name))") }
+            let sets = [LogTable.setReference(st)] + fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT g.\($0.name))") }
             insert += """
-                    UPDATE \(clock) SET seq = \(rs), \(sets.joined(separator: ", "))
+                    UPDATE \(clock) SET seq = \(st.rs), \(sets.joined(separator: ", "))
                         FROM \(gone) AS g, \(LogTable.stampRow) WHERE g.id = NEW.id AND \(clock).id = NEW.id;
 
                 """
@@ -138,11 +191,12 @@ struct LogTable {
         var update = ""
         if !fields.isEmpty {
             let changed = fields.map { "NEW.\($0.name) IS NOT OLD.\($0.name)" }
-            let sets = write(0, when: "0") + fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT OLD.\($0.name))") }
+            let sets = [LogTable.setReference(st)] + write(0, when: "0")
+                + fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT OLD.\($0.name))") }
             update = """
                 CREATE TRIGGER kmk_\(e)_update AFTER UPDATE OF \(fields.map(\.name).joined(separator: ", ")) ON \(e)
                 WHEN \(changed.joined(separator: " OR ")) BEGIN
-                    UPDATE \(clock) SET seq = \(rs), \(sets.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE \(clock).id = NEW.id;
+                    UPDATE \(clock) SET seq = \(st.rs), \(sets.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE \(clock).id = NEW.id;
                     \(next)
                 END;
 
@@ -157,13 +211,15 @@ struct LogTable {
         // DELETE: the causal length becomes even, and the values are kept. The lifecycle's base is
         // the newest clock of the record this replica knew, so a concurrent update elsewhere can be
         // told apart in the merge ledger.
-        let newest = (registers.map { "CASE WHEN h\($0) IS \(h) THEN 0 ELSE coalesce(h\($0), 0) END" } + ["0"]).joined(separator: ", ")
-        let sets = ["b0 = max(\(newest))", "h0 = \(h)", "s0 = 0", "q0 = coalesce(\(rs), -1)"] + fields.flatMap { write($0.number, when: "0") }
+        let newest = (registers.map { "CASE WHEN t + h\($0) IS \(st.h) THEN 0 ELSE coalesce(t + h\($0), 0) END" } + ["0"])
+            .joined(separator: ", ")
+        let sets = [LogTable.setReference(st), "b0 = nullif(max(\(newest)), 0) - t", "h0 = \(st.h) - coalesce(t, \(st.h))", "s0 = 0",
+                    "q0 = \(st.pq)"] + fields.flatMap { write($0.number, when: "0") }
         let delete = """
             CREATE TRIGGER kmk_\(e)_delete AFTER DELETE ON \(e) BEGIN
                 INSERT OR REPLACE INTO \(gone) (\((["id"] + fields.map(\.name)).joined(separator: ", ")))
                     VALUES (\((["OLD.id"] + fields.map { "OLD.\($0.name)" }).joined(separator: ", ")));
-                UPDATE \(clock) SET seq = \(rs), cl = cl + 1, \(sets.joined(separator: ", "))
+                UPDATE \(clock) SET seq = \(st.rs), cl = cl + 1, \(sets.joined(separator: ", "))
                     FROM \(LogTable.stampRow) WHERE \(clock).id = OLD.id AND \(clock).cl % 2 = 1;
                 \(next)
             END;
@@ -178,17 +234,18 @@ struct LogTable {
     /// cursor. Each pending record gets the next sequence number; its pending registers get the
     /// clock and that number, and so do its registers not yet pushed (sequence number above ?3),
     /// so that every register above the push cursor carries its record's number (SPEC.md §4).
+    /// (A pending record stores every number it has: none is its record's while that is NULL.)
     private func makeStamp() -> String {
         let sets = registers.flatMap { n in
             [
-                "h\(n) = CASE WHEN q\(n) = -1 THEN ?1 ELSE h\(n) END",
+                "h\(n) = CASE WHEN q\(n) = -1 THEN ?1 - coalesce(t, ?1) ELSE h\(n) END",
                 "s\(n) = CASE WHEN q\(n) = -1 THEN 0 ELSE s\(n) END",
-                "q\(n) = CASE WHEN q\(n) = -1 OR q\(n) > ?3 THEN ?2 + p.n ELSE q\(n) END",
+                "q\(n) = CASE WHEN q\(n) = -1 OR q\(n) > ?3 THEN NULL ELSE q\(n) END",
             ]
         }
         return """
             WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM \(clock) WHERE seq IS NULL)
-            UPDATE \(clock) SET seq = ?2 + p.n, \(sets.joined(separator: ", "))
+            UPDATE \(clock) SET seq = ?2 + p.n, t = coalesce(t, ?1), \(sets.joined(separator: ", "))
             FROM p WHERE \(clock).id = p.id
             """
     }
@@ -196,15 +253,17 @@ struct LogTable {
     /// Gives every stamped register with a sequence number above ?1 (the push cursor) its
     /// record's number: the rule ``stamp`` keeps, restored after the cursor moved back.
     private func makeCarryUnpushed() -> String {
-        let sets = registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN seq ELSE q\($0) END" }
+        let sets = registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN NULL ELSE q\($0) END" }
         return "UPDATE \(clock) SET \(sets.joined(separator: ", ")) WHERE seq > ?1"
     }
 
-    /// The columns of ``select(_:)``: id, cl, seq, then each register's h, s, b, q, then each
+    /// The columns of ``select(_:)``: id, cl, seq, t, then each register's h, s, b, q decoded
+    /// (absolute clock or NULL, site, absolute base or 0, sequence number, -1 or NULL), then each
     /// synced field's value (from the live row, or the kept values of a record not alive).
     var selectColumns: String {
         let values = fields.map { "CASE WHEN c.cl % 2 = 1 THEN d.\($0.name) ELSE g.\($0.name) END" }
-        return (["c.id", "c.cl", "c.seq"] + registerColumns.map { "c.\($0)" } + values).joined(separator: ", ")
+        let regs = registers.flatMap { ["\(Self.clockOf($0, "c."))", "c.s\($0)", Self.baseOf($0, "c."), Self.seqOf($0, "c.")] }
+        return (["c.id", "c.cl", "c.seq", "c.t"] + regs + values).joined(separator: ", ")
     }
 
     /// Reads records with their registers and values; `tail` is the WHERE/ORDER clause.
@@ -212,17 +271,20 @@ struct LogTable {
         "SELECT \(selectColumns) FROM \(clock) c LEFT JOIN \(entity.name) d ON d.id = c.id LEFT JOIN \(gone) g ON g.id = c.id \(tail)"
     }
 
+    /// Column index of the reference clock `t` in ``select(_:)``.
+    static let referenceColumn: Int32 = 3
+
     /// Column index of register `i` (its position in ``registers``): h, s, b, q follow.
-    func registerColumn(_ i: Int) -> Int32 { Int32(3 + 4 * i) }
+    func registerColumn(_ i: Int) -> Int32 { Int32(4 + 4 * i) }
 
     /// Column index of the value of synced field `i` (its position in ``fields``).
-    func valueColumn(_ i: Int) -> Int32 { Int32(3 + 4 * registers.count + i) }
+    func valueColumn(_ i: Int) -> Int32 { Int32(4 + 4 * registers.count + i) }
 
-    /// Write a whole clock row, the first for a new record, the second for one that has a row
-    /// (one seek, where an upsert looks for the row and then updates it): ?1 the id, ?2 cl, ?3
-    /// seq, then each register's h, s, b, q.
+    /// Write a whole clock row, already encoded, the first for a new record, the second for one
+    /// that has a row (one seek, where an upsert looks for the row and then updates it): ?1 the
+    /// id, ?2 cl, ?3 seq, ?4 t, then each register's h, s, b, q.
     private func makeClockWrites() -> (insert: String, update: String) {
-        let cols = ["id", "cl", "seq"] + registerColumns
+        let cols = ["id", "cl", "seq", "t"] + registerColumns
         let insert = "INSERT INTO \(clock) (\(cols.joined(separator: ", "))) VALUES ("
             + (1...cols.count).map { "?\($0)" }.joined(separator: ", ") + ")"
         let update = "UPDATE \(clock) SET " + cols.indices.dropFirst().map { "\(cols[$0]) = ?\($0 + 1)" }.joined(separator: ", ")
@@ -236,9 +298,26 @@ struct LogTable {
             + Array(repeating: "?", count: fields.count + 1).joined(separator: ", ") + ")"
     }
 
-    /// How many registers have a sequence number above ?1.
+    /// How many registers have a sequence number above ?1 (a record numbered above ?1 is not
+    /// pending, so each of its registers with a clock has a number).
     private func makeCount() -> String {
-        "SELECT coalesce(sum(" + registers.map { "(coalesce(q\($0), 0) > ?1)" }.joined(separator: " + ")
+        "SELECT coalesce(sum(" + registers.map { "(h\($0) IS NOT NULL AND coalesce(q\($0), seq) > ?1)" }.joined(separator: " + ")
             + "), 0) FROM \(clock) WHERE seq > ?1"
+    }
+
+    /// Rewrites layout-2 clock rows to this layout: `source` is a query whose columns are named
+    /// as layout 2's (`id, cl, seq, h0, s0, b0, q0, …`, absolute clocks, base 0 for none, every
+    /// written register's sequence number). A row's `t` is its first clock (or base) in register
+    /// order; a register whose number is the record's stores NULL.
+    func insertConverted(from source: String) -> String {
+        let reference = (registers.map { "o.h\($0)" } + registers.map { "nullif(o.b\($0), 0)" }).joined(separator: ", ")
+        let regs = registers.flatMap { n in
+            ["r.h\(n) - r.t", "r.s\(n)", "nullif(r.b\(n), 0) - r.t", "CASE WHEN r.h\(n) IS NOT NULL AND r.q\(n) IS r.seq THEN NULL ELSE r.q\(n) END"]
+        }
+        return """
+            INSERT INTO \(clock) (id, cl, seq, t, \(registerColumns.joined(separator: ", ")))
+            SELECT r.id, r.cl, r.seq, r.t, \(regs.joined(separator: ", "))
+            FROM (SELECT o.*, coalesce(\(reference)) AS t FROM (\(source)) AS o) AS r
+            """
     }
 }

@@ -34,6 +34,7 @@ extension Replica {
 
         var log: [String] = []
         var unstamped: Int64 = 0, maxSeq: Int64 = 0, maxHLC: Int64 = 0, unknownSites: Int64 = 0, aboveRecord: Int64 = 0
+        var noReference: Int64 = 0
         var seqs: [String] = []
         for t in logTables {
             let any = { (term: (Int) -> String) in t.registers.map(term).joined(separator: " OR ") }
@@ -43,8 +44,9 @@ extension Replica {
                   coalesce(max(seq), 0),
                   coalesce(max(max(\(t.registers.map { "coalesce(h\($0), 0)" }.joined(separator: ", ")), 0)), 0),
                   count(*) FILTER (WHERE \(any { "(q\($0) IS NOT NULL AND s\($0) NOT IN (SELECT site FROM kmk_site))" })),
-                  count(*) FILTER (WHERE \(any { "q\($0) > seq" }))
-                FROM \(t.clock)
+                  count(*) FILTER (WHERE \(any { "q\($0) > seq" })),
+                  (SELECT count(*) FROM \(t.clock) WHERE t IS NULL AND (\(any { "h\($0) IS NOT NULL" })))
+                FROM \(t.decoded)
                 """
             try db.prepare(sql).each(binding: { _ in }) { row in
                 unstamped += row.int64(0)
@@ -52,10 +54,12 @@ extension Replica {
                 maxHLC = max(maxHLC, row.int64(2))
                 unknownSites += row.int64(3)
                 aboveRecord += row.int64(4)
+                noReference += row.int64(5)
             }
             seqs.append("SELECT seq FROM \(t.clock) WHERE seq IS NOT NULL")
         }
         if unstamped > 0 { log.append("\(unstamped) records have changes with no clock or sequence number") }
+        if noReference > 0 { log.append("\(noReference) clocked records have no reference clock (t), so their clocks cannot be read") }
         let duplicates = try db.prepare("SELECT count(*) FROM (SELECT seq FROM (\(seqs.joined(separator: " UNION ALL "))) GROUP BY seq HAVING count(*) > 1)")
             .first { $0.int64(0) } ?? 0
         if duplicates > 0 { log.append("\(duplicates) sequence numbers are used by two records") }
@@ -78,10 +82,10 @@ extension Replica {
         for t in logTables {
             let e = t.entity
             let extra = try db.prepare("""
-                SELECT count(*) FROM \(e.name) WHERE id NOT IN (SELECT id FROM \(t.clock) WHERE q0 IS NOT NULL AND cl % 2 = 1)
+                SELECT count(*) FROM \(e.name) WHERE id NOT IN (SELECT id FROM \(t.decoded) WHERE q0 IS NOT NULL AND cl % 2 = 1)
                 """).first { $0.int64(0) } ?? 0
             let missing = try db.prepare("""
-                SELECT count(*) FROM \(t.clock) WHERE q0 IS NOT NULL AND cl % 2 = 1 AND id NOT IN (SELECT id FROM \(e.name))
+                SELECT count(*) FROM \(t.decoded) WHERE q0 IS NOT NULL AND cl % 2 = 1 AND id NOT IN (SELECT id FROM \(e.name))
                 """).first { $0.int64(0) } ?? 0
             let kept = try db.prepare("""
                 SELECT count(*) FROM \(t.gone) WHERE id IN (SELECT id FROM \(e.name))
@@ -91,7 +95,7 @@ extension Replica {
             if kept > 0 { tables.append("\(kept) live \(e.name) records also have values kept as deleted") }
             for f in t.fields {
                 let uncaptured = try db.prepare("""
-                    SELECT count(*) FROM \(e.name) d JOIN \(t.clock) c ON c.id = d.id WHERE c.q\(f.number) IS NULL AND d.\(f.name) IS NOT NULL
+                    SELECT count(*) FROM \(e.name) d JOIN \(t.decoded) c ON c.id = d.id WHERE c.q\(f.number) IS NULL AND d.\(f.name) IS NOT NULL
                     """).first { $0.int64(0) } ?? 0
                 if uncaptured > 0 { tables.append("\(uncaptured) \(e.name) rows hold a value in \(f.name) that the change log never captured") }
             }
@@ -104,7 +108,7 @@ extension Replica {
         var split: Int64 = 0
         for t in logTables {
             let term = t.registers.map { "(q\($0) > ?1 AND q\($0) <> seq)" }.joined(separator: " OR ")
-            split += try db.prepare("SELECT count(*) FROM \(t.clock) WHERE seq > ?1 AND (\(term))").first([.integer(state.pushedSeq)]) {
+            split += try db.prepare("SELECT count(*) FROM \(t.decoded) WHERE seq > ?1 AND (\(term))").first([.integer(state.pushedSeq)]) {
                 $0.int64(0)
             } ?? 0
         }

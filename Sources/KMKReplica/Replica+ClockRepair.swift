@@ -44,7 +44,7 @@ extension Replica {
                     }
                     let below = "coalesce(max(max(" + t.registers.map { "CASE WHEN h\($0) <= ?1 THEN h\($0) ELSE 0 END" }.joined(separator: ", ")
                         + ", 0)), 0)"
-                    let sql = "SELECT \(sum(heldTerm)), \(newest(heldTerm)), \(sum(oursTerm)), \(newest(oursTerm)), \(below) FROM \(t.clock)"
+                    let sql = "SELECT \(sum(heldTerm)), \(newest(heldTerm)), \(sum(oursTerm)), \(newest(oursTerm)), \(below) FROM \(t.decoded)"
                     try db.prepare(sql).each(binding: { st in
                         st.bind(limit, at: 1)
                         st.bind(pushed, at: 2)
@@ -67,7 +67,9 @@ extension Replica {
                 lastClock = HLC(int64: others)
                 let clock = nextClock()
                 for t in logTables {
-                    let sets = t.registers.map { "h\($0) = CASE WHEN h\($0) > ?2 AND s\($0) = 0 AND q\($0) > ?3 THEN ?1 ELSE h\($0) END" }
+                    let sets = t.registers.map {
+                        "h\($0) = CASE WHEN \(LogTable.clockOf($0)) > ?2 AND s\($0) = 0 AND \(LogTable.seqOf($0)) > ?3 THEN ?1 - t ELSE h\($0) END"
+                    }
                     try db.prepare("UPDATE \(t.clock) SET \(sets.joined(separator: ", ")) WHERE seq > ?3")
                         .run([.integer(clock.int64), .integer(limit), .integer(pushed)])
                 }

@@ -2,12 +2,12 @@ import KMKModel
 
 extension Replica {
     /// Rewrites a file of change-log layout 1 (one `kmk_clock` row per field, with the value) to
-    /// layout 2 (one clock row per record, ``LogTable``), in one transaction: a kill or a full disk
+    /// the current layout (one clock row per record, ``LogTable``), in one transaction: a kill or a full disk
     /// leaves the file as it was (SPEC.md §2, "Older files").
     ///
     /// Every register keeps its value, clock, origin, base and sequence number; pending changes
     /// stay pending; a record that is not alive keeps its values in `kmk_<entity>_gone`. Registers
-    /// not yet pushed take their record's newest sequence number, as in layout 2 (SPEC.md §4), so
+    /// not yet pushed take their record's newest sequence number, as in layouts 2 and 3 (SPEC.md §4), so
     /// the next push sends exactly what layout 1 would have sent. The file is then compacted when
     /// no other connection is reading it.
     func migrateLayout1() throws {
@@ -26,22 +26,22 @@ extension Replica {
                 try db.execute(t.triggers)
                 // One row per record: each register's columns from its old row (q -1 when pending),
                 // the record's sequence number the newest of its rows (NULL when one is pending).
+                // (Layout 2's row, then encoded as layout 3's by ``LogTable/insertConverted(from:)``.)
                 let registers = t.registers.flatMap { n in
                     [
-                        "max(CASE WHEN col = \(n) THEN hlc END)",
-                        "coalesce(max(CASE WHEN col = \(n) THEN site END), 0)",
-                        "coalesce(max(CASE WHEN col = \(n) THEN base END), 0)",
-                        "max(CASE WHEN col = \(n) THEN coalesce(seq, -1) END)",
+                        "max(CASE WHEN col = \(n) THEN hlc END) AS h\(n)",
+                        "coalesce(max(CASE WHEN col = \(n) THEN site END), 0) AS s\(n)",
+                        "coalesce(max(CASE WHEN col = \(n) THEN base END), 0) AS b\(n)",
+                        "max(CASE WHEN col = \(n) THEN coalesce(seq, -1) END) AS q\(n)",
                     ]
                 }
                 let synced = Set(t.registers)
-                try db.execute("""
-                    INSERT INTO \(t.clock) (id, cl, seq, \(t.registerColumns.joined(separator: ", ")))
-                    SELECT pk, coalesce(max(CASE WHEN col = 0 THEN val END), 0),
-                      CASE WHEN count(seq) < count(*) THEN NULL ELSE max(seq) END, \(registers.joined(separator: ", "))
+                try db.execute(t.insertConverted(from: """
+                    SELECT pk AS id, coalesce(max(CASE WHEN col = 0 THEN val END), 0) AS cl,
+                      CASE WHEN count(seq) < count(*) THEN NULL ELSE max(seq) END AS seq, \(registers.joined(separator: ", "))
                     FROM kmk_clock WHERE tbl = \(e.number) AND col IN (\(synced.sorted().map(String.init).joined(separator: ", ")))
                     GROUP BY pk
-                    """)
+                    """))
                 if !t.fields.isEmpty {
                     let values = t.fields.map { "max(CASE WHEN col = \($0.number) THEN val END)" }
                     try db.execute("""
@@ -59,6 +59,29 @@ extension Replica {
         }
         // Compacting is optional: another connection reading the file meanwhile makes it fail,
         // and the migrated file is whole without it.
+        try? db.execute("VACUUM")
+    }
+
+    /// Rewrites a file of change-log layout 2 (absolute clocks, bases and sequence numbers in
+    /// each clock row) to layout 3 (``LogTable``: relative clocks and bases, a sequence number
+    /// equal to the record's not stored), in one transaction, then compacts it as
+    /// ``migrateLayout1()`` does. Every register keeps its clock, origin, base and sequence
+    /// number; pending changes stay pending. Only the clock tables and the triggers change.
+    func migrateLayout2() throws {
+        try db.transaction {
+            for t in logTables {
+                let e = t.entity
+                let old = "\(t.clock)_layout2"
+                for name in ["insert", "update", "delete", "id"] { try db.execute("DROP TRIGGER IF EXISTS kmk_\(e.name)_\(name)") }
+                try db.execute("DROP INDEX IF EXISTS \(t.clock)_seq")
+                try db.execute("ALTER TABLE \(t.clock) RENAME TO \(old)")
+                try db.execute(t.clockDDL)
+                try db.execute(t.insertConverted(from: "SELECT * FROM \(old)"))
+                try db.execute("DROP TABLE \(old)")
+                try db.execute(t.triggers)
+            }
+            try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
+        }
         try? db.execute("VACUUM")
     }
 }

@@ -82,7 +82,7 @@ extension Replica {
     /// Ids of deleted records of an entity (they can be restored).
     public func deletedIDs(_ entityName: String) throws -> [String] {
         let t = logTable(try entity(entityName))
-        return try db.cached("SELECT id FROM \(t.clock) WHERE q0 IS NOT NULL AND cl % 2 = 0 ORDER BY id").rows { $0.text(0) ?? "" }
+        return try db.cached("SELECT id FROM \(t.clock) WHERE \(LogTable.isWritten(0)) AND cl % 2 = 0 ORDER BY id").rows { $0.text(0) ?? "" }
     }
 
     /// The reference fields of `record` that point at a record that does not exist or was
@@ -110,7 +110,7 @@ extension Replica {
 
     /// The causal length of a record (odd: exists, even: deleted), or nil if never seen.
     func lifecycle(_ e: EntitySpec, _ id: String) throws -> Int64? {
-        try db.cached("SELECT cl FROM \(logTable(e).clock) WHERE id = ? AND q0 IS NOT NULL").first([.text(id)]) { $0.int64(0) }
+        try db.cached("SELECT cl FROM \(logTable(e).clock) WHERE id = ? AND \(LogTable.isWritten(0))").first([.text(id)]) { $0.int64(0) }
     }
 
     func requireAlive(_ e: EntitySpec, _ id: String) throws {

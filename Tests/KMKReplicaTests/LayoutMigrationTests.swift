@@ -5,15 +5,17 @@ import KMKSync
 import KMKTestSupport
 import Testing
 
-/// A file made by kmk-sync with change-log layout 1 (one `kmk_clock` row per field) opens as
-/// layout 2 with nothing lost (SPEC.md §2, "Older files"). The fixture was made with the layout-1
-/// build (Fixtures/layout1/README.md): imports, updates, a delete, a restore, two replicas merging
-/// with conflicts and a delete beating concurrent updates, a push cursor, and an edit from the
-/// sqlite3 shell left pending.
-@Suite("Change-log layout 1 migration")
+/// Files made by kmk-sync with an older change-log layout open as the current one with nothing
+/// lost (SPEC.md §2, "Older files"). The layout-1 fixture (one `kmk_clock` row per field) was made
+/// with the layout-1 build (Fixtures/layout1/README.md): imports, updates, a delete, a restore, two
+/// replicas merging with conflicts and a delete beating concurrent updates, a push cursor, and an
+/// edit from the sqlite3 shell left pending. The layout-2 fixture (absolute clocks in each clock
+/// row) is that file opened by the layout-2 build, with more edits (Fixtures/layout2/README.md).
+@Suite("Change-log layout migration")
 struct LayoutMigrationTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/layout1")
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let fixtures = root.appendingPathComponent("layout1")
 
     /// Rows of a query run by the sqlite3 shell, one string per row (columns joined by '|').
     func query(_ path: String, _ sql: String) throws -> [String] {
@@ -39,7 +41,7 @@ struct LayoutMigrationTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) as? [String: Any])
     }
 
-    @Test("a layout-1 file opens as layout 2 with every record, change, ledger entry and push state kept")
+    @Test("a layout-1 file opens as layout 3 with every record, change, ledger entry and push state kept")
     func migratesFixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
@@ -53,7 +55,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-27T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(2))
+        #expect(try r.meta("log_layout") == .integer(3))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name = 'kmk_clock'") == ["0"])
         #expect(try query(path, "SELECT count(*) FROM kmk_ledger") == ledger)
         #expect(try r.check().filter { !$0.ok }.map(\.detail) == [])
@@ -103,7 +105,99 @@ struct LayoutMigrationTests {
         // Opening again changes nothing more.
         let after = r.path
         r = try Replica.open(at: after, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(2))
+        #expect(try r.meta("log_layout") == .integer(3))
+        r.close()
+    }
+
+    /// `entity|id|field` of each register of a layout-2 file that matches `condition` (SQL on the
+    /// register's columns, `q` and `h`).
+    func layout2Registers(_ path: String, _ condition: String) throws -> Set<String> {
+        var out: Set<String> = []
+        for e in Schema.current.entities {
+            let registers = [(0, Change.lifecycleField)] + e.syncedFields.map { ($0.number, $0.name) }
+            let sql = registers.map { n, name in
+                "SELECT '\(e.name)|' || id || '|\(name)' FROM kmk_\(e.name)_clock WHERE "
+                    + condition.replacingOccurrences(of: "q", with: "q\(n)").replacingOccurrences(of: "h", with: "h\(n)")
+            }.joined(separator: " UNION ALL ")
+            out.formUnion(try query(path, sql))
+        }
+        return out
+    }
+
+    @Test("a layout-2 file opens as layout 3 with every record, change, clock, ledger entry and push state kept")
+    func migratesLayout2Fixture() throws {
+        let dir = try TempDir()
+        let path = dir.path("old.kmk")
+        let fixtures = Self.root.appendingPathComponent("layout2")
+        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout2.kmk").path, toPath: path)
+        #expect(try query(path, "SELECT value FROM kmk_meta WHERE key = 'log_layout'") == ["2"])
+        let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+        let pending = try layout2Registers(path, "q = -1")
+        let unpushed = try layout2Registers(path, "(q = -1 OR q > \(pushed))")
+        let ledger = try query(path, "SELECT count(*) FROM kmk_ledger")
+        let recordSeqs = try query(path, "SELECT id, seq FROM kmk_venue_clock WHERE seq IS NOT NULL ORDER BY id")
+        #expect(pending.count >= 3 && unpushed.count > pending.count && ledger != ["0"], "the fixture covers these cases")
+
+        let clock = ManualClock("2026-11-28T08:00:00Z")
+        var r = try Replica.open(at: path, now: clock.clock)
+        #expect(try r.meta("log_layout") == .integer(3))
+        #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout2%'") == ["0"])
+        #expect(try query(path, "SELECT count(*) FROM kmk_ledger") == ledger)
+        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+        // Records keep their numbers (the pending ones were numbered when the file was opened).
+        let after = Dictionary(uniqueKeysWithValues: try query(path, "SELECT id, seq FROM kmk_venue_clock").map {
+            let p = $0.split(separator: "|").map(String.init)
+            return (p[0], p.count > 1 ? p[1] : "")
+        })
+        for row in recordSeqs {
+            let p = row.split(separator: "|").map(String.init)
+            #expect(after[p[0]] == p[1], "venue \(p[0]) keeps sequence number \(p[1])")
+        }
+        // The encoding is in use: registers written with their record's first clock store 0, and
+        // a number equal to the record's is not stored.
+        #expect(try query(path, "SELECT count(*) FROM kmk_venue_clock WHERE h0 = 0 AND q0 IS NULL").first.flatMap { Int($0) } ?? 0 > 0)
+
+        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
+        #expect(try r.export(includeLocal: true).encoded() == export)
+
+        let logText = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.log.jsonl"), encoding: .utf8)
+        let old = try #require(try JSONSerialization.jsonObject(with: Data(logText.utf8)) as? [[String: Any]])
+        let now = Dictionary(uniqueKeysWithValues: try r.log(limit: 100_000).map { (key($0.change), $0.change) })
+        #expect(now.count == old.count)
+        for entry in old {
+            let k = "\(entry["entity"]!)|\(entry["id"]!)|\(entry["field"]!)"
+            guard let c = now[k] else {
+                Issue.record("\(k) is missing after the migration")
+                continue
+            }
+            let m = try members(c)
+            #expect(m["value"] as? NSObject == entry["value"] as? NSObject, "\(k)")
+            #expect(c.origin == entry["origin"] as? String, "\(k)")
+            #expect(c.base.int64 >= 0)
+            if pending.contains(k) {
+                #expect(c.origin == r.replicaID && c.clock.millis == clock.millis, "the pending edit is clocked at the open: \(k)")
+            } else {
+                #expect(c.clock.hex == entry["clock"] as? String, "\(k)")
+            }
+        }
+
+        // The next push sends exactly what layout 2 had not pushed.
+        #expect(try r.pendingOutgoing() == unpushed.count)
+        let batch = try #require(try r.nextPushBatch(maxCount: 10_000, maxBytes: 10_000_000))
+        #expect(Set(batch.batch.changes.map(key)) == unpushed)
+
+        // Edits after the migration are captured as before: an update of a pushed record, a
+        // delete and a restore.
+        let venue = try #require(try r.records("venue").first)
+        try r.update("venue", id: venue.id, fields: ["staff_count": .integer(77)])
+        try r.delete("venue", id: venue.id)
+        try r.restore("venue", id: venue.id)
+        #expect(try r.record("venue", id: venue.id)?["staff_count"] == .integer(77))
+        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+        r.close()
+
+        r = try Replica.open(at: path, now: clock.clock)
+        #expect(try r.meta("log_layout") == .integer(3))
         r.close()
     }
 }
