@@ -141,16 +141,31 @@ struct LogTable {
     /// clocks are relative to `t` (which a statement sets to the stamp's clock when it has none
     /// yet, ``setReference(_:)``), and a register whose number stays its record's old one while
     /// the record takes a new number (pushed, or the write is pending) stores that old number.
+    /// `changed` "1" and "0" (known when the SQL is made) leave out the terms that do nothing.
     func write(_ n: Int, when changed: String, _ stamp: Stamp = LogTable.stampJoined) -> [String] {
         let (h, _, p, _, pq) = stamp
         let relative = "\(h) - coalesce(t, \(h))"
-        return [
-            "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL AND h\(n) IS NOT \(relative) THEN h\(n) ELSE b\(n) END",
-            "h\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(relative) ELSE h\(n) END",
-            "s\(n) = CASE WHEN \(changed) THEN 0 ELSE s\(n) END",
-            "q\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(pq) WHEN q\(n) > \(p) THEN NULL "
-                + "WHEN q\(n) IS NULL AND h\(n) IS NOT NULL AND ifnull(seq <= \(p), 1) THEN seq ELSE q\(n) END",
-        ]
+        let renumber = "WHEN q\(n) > \(p) THEN NULL WHEN q\(n) IS NULL AND h\(n) IS NOT NULL AND ifnull(seq <= \(p), 1) THEN seq ELSE q\(n) END"
+        switch changed {
+        case "1":
+            return [
+                "b\(n) = CASE WHEN h\(n) IS NOT NULL AND h\(n) IS NOT \(relative) THEN h\(n) ELSE b\(n) END",
+                "h\(n) = \(relative)", "s\(n) = 0", "q\(n) = \(pq)",
+            ]
+        case "0":
+            // Not written: base and site stay; a pending register takes the stamp.
+            return [
+                "h\(n) = CASE WHEN q\(n) = -1 THEN \(relative) ELSE h\(n) END",
+                "q\(n) = CASE WHEN q\(n) = -1 THEN \(pq) \(renumber)",
+            ]
+        default:
+            return [
+                "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL AND h\(n) IS NOT \(relative) THEN h\(n) ELSE b\(n) END",
+                "h\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(relative) ELSE h\(n) END",
+                "s\(n) = CASE WHEN \(changed) THEN 0 ELSE s\(n) END",
+                "q\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(pq) \(renumber)",
+            ]
+        }
     }
 
     /// The SET term that gives a row its reference clock `t` when it has none (a record first
