@@ -195,7 +195,8 @@ struct ApplyBatch {
                 } else if !r.changed.isEmpty {
                     try update(r)
                 }
-                if !r.wasAlive { try st.unkeep.run { $0.bind(r.id, at: 1) } }
+                // Values are kept only for a record with a clock row: a new record has none to drop.
+                if !r.wasAlive, r.hasClockRow { try st.unkeep.run { $0.bind(r.id, at: 1) } }
             } else {
                 if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
                 try keep(r, st.keep)
