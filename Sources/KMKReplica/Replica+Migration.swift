@@ -69,17 +69,20 @@ extension Replica {
     /// number; pending changes stay pending. Only the clock tables and the triggers change.
     func migrateLayout2() throws {
         try db.transaction {
+            // Every trigger goes first: a RENAME parses each trigger in the schema, which made the
+            // migration of a small file take seconds.
             for t in logTables {
-                let e = t.entity
+                for name in ["insert", "update", "delete", "id"] { try db.execute("DROP TRIGGER IF EXISTS kmk_\(t.entity.name)_\(name)") }
+            }
+            for t in logTables {
                 let old = "\(t.clock)_layout2"
-                for name in ["insert", "update", "delete", "id"] { try db.execute("DROP TRIGGER IF EXISTS kmk_\(e.name)_\(name)") }
                 try db.execute("DROP INDEX IF EXISTS \(t.clock)_seq")
                 try db.execute("ALTER TABLE \(t.clock) RENAME TO \(old)")
                 try db.execute(t.clockDDL)
                 try db.execute(t.insertConverted(from: "SELECT * FROM \(old)"))
                 try db.execute("DROP TABLE \(old)")
-                try db.execute(t.triggers)
             }
+            for t in logTables { try db.execute(t.triggers) }
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
         }
         try? db.execute("VACUUM")

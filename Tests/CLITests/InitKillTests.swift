@@ -5,7 +5,8 @@ import Testing
 
 /// `init` and `import` killed with SIGKILL at random points: `init` leaves either no file under
 /// the name (and can simply be run again) or a whole replica; `import` (one transaction) leaves
-/// either none or all of the file's records, and running it again gives the same replica.
+/// either none or all of the file's records, and running it again gives the same replica. A file
+/// of an older change-log layout killed while it is migrated is the old file or the migrated one.
 @Suite("killed init and import", .serialized)
 struct InitKillTests {
     static let seed = SplitMix64.seed(from: "KMK_CRASH_SEED")
@@ -128,6 +129,50 @@ struct InitKillTests {
             #expect(Self.records(export) == Self.records(reference), "seed \(Self.seed), run \(i): the replica differs after importing again")
         }
         print("killed import: seed \(Self.seed), kills spread over \(span) µs: \(outcomes.none) left none, \(outcomes.all) left all")
+    }
+
+    @Test("a replica killed while it migrates from layout 2 stays layout 2 or is whole layout 3; opening it again loses nothing")
+    func killedMigration() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        var rng = SplitMix64(seed: Self.seed ^ 0x1A7)
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/layout2")
+        let fixture = fixtures.appendingPathComponent("0484-layout2.kmk").path
+        let expected = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
+        func copy(_ name: String) throws {
+            try? FileManager.default.removeItem(atPath: cli.path(name))
+            try FileManager.default.copyItem(atPath: fixture, toPath: cli.path(name))
+        }
+        func layout(_ name: String) throws -> String {
+            try SQLiteShell.run(cli.path(name), "SELECT value FROM kmk_meta WHERE key = 'log_layout';", readOnly: true).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        // Any command migrates the file when it opens it; `export` then reads it.
+        let span = try duration(cli) { n in
+            try? copy("probe\(n).kmk")
+            return ["export", "--include-local", "--replica", "probe\(n).kmk", "--out", "probe\(n).json"]
+        }
+        var outcomes = (old: 0, new: 0, finished: 0)
+        let started = Date()
+        for i in 0..<16 where Date().timeIntervalSince(started) < 120 {
+            let name = "m\(i).kmk"
+            try copy(name)
+            let killed = try runKilled(cli, ["export", "--include-local", "--replica", name, "--out", "m\(i).json"],
+                                       after: UInt32.random(in: 0...span, using: &rng))
+            #expect(try SQLiteShell.integrity(cli.path(name)) == "ok", "seed \(Self.seed), run \(i)")
+            let found = try layout(name)
+            #expect(found == "2" || found == "3", "seed \(Self.seed), run \(i): log_layout '\(found)' after a kill")
+            if !killed { outcomes.finished += 1 } else if found == "2" { outcomes.old += 1 } else { outcomes.new += 1 }
+            let export = try cli.run("export", "--include-local", "--replica", name)
+            #expect(export.status == 0, "seed \(Self.seed), run \(i): \(export.stderr)")
+            #expect(export.stdout == expected, "seed \(Self.seed), run \(i): the records differ from the layout-2 build's export")
+            #expect(try layout(name) == "3")
+            let check = try cli.run("check", "--offline", "--replica", name)
+            #expect(check.status == 0, "seed \(Self.seed), run \(i): \(check.stdout) \(check.stderr)")
+        }
+        print("killed migration: seed \(Self.seed), kills spread over \(span) µs: \(outcomes.old) left layout 2, "
+            + "\(outcomes.new) left layout 3, \(outcomes.finished) had finished")
     }
 
     /// The record lines of an export (the header names the replica and the time, which differ).
