@@ -34,7 +34,7 @@ extension Replica {
 
         var log: [String] = []
         var unstamped: Int64 = 0, maxSeq: Int64 = 0, maxHLC: Int64 = 0, unknownSites: Int64 = 0, aboveRecord: Int64 = 0
-        var noReference: Int64 = 0
+        var noReference: Int64 = 0, negative: Int64 = 0
         var seqs: [String] = []
         for t in logTables {
             let any = { (term: (Int) -> String) in t.registers.map(term).joined(separator: " OR ") }
@@ -45,7 +45,8 @@ extension Replica {
                   coalesce(max(max(\(t.registers.map { "coalesce(h\($0), 0)" }.joined(separator: ", ")), 0)), 0),
                   count(*) FILTER (WHERE \(any { "(q\($0) IS NOT NULL AND s\($0) NOT IN (SELECT site FROM kmk_site))" })),
                   count(*) FILTER (WHERE \(any { "q\($0) > seq" })),
-                  (SELECT count(*) FROM \(t.clock) WHERE t IS NULL AND (\(any { "h\($0) IS NOT NULL" })))
+                  (SELECT count(*) FROM \(t.clock) WHERE t IS NULL AND (\(any { "h\($0) IS NOT NULL" }))),
+                  count(*) FILTER (WHERE \(any { "h\($0) < 0 OR b\($0) < 0" }))
                 FROM \(t.decoded)
                 """
             try db.prepare(sql).each(binding: { _ in }) { row in
@@ -55,10 +56,12 @@ extension Replica {
                 unknownSites += row.int64(3)
                 aboveRecord += row.int64(4)
                 noReference += row.int64(5)
+                negative += row.int64(6)
             }
             seqs.append("SELECT seq FROM \(t.clock) WHERE seq IS NOT NULL")
         }
         if unstamped > 0 { log.append("\(unstamped) records have changes with no clock or sequence number") }
+        if negative > 0 { log.append("\(negative) records have a clock or base below zero, which no clock can be") }
         if noReference > 0 { log.append("\(noReference) clocked records have no reference clock (t), so their clocks cannot be read") }
         let duplicates = try db.prepare("SELECT count(*) FROM (SELECT seq FROM (\(seqs.joined(separator: " UNION ALL "))) GROUP BY seq HAVING count(*) > 1)")
             .first { $0.int64(0) } ?? 0

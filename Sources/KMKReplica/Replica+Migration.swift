@@ -11,13 +11,16 @@ extension Replica {
     /// the next push sends exactly what layout 1 would have sent. The file is then compacted when
     /// no other connection is reading it.
     func migrateLayout1() throws {
-        let oldLog = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kmk_clock'").first { $0.int64(0) }
-        guard oldLog == 1 else {
-            throw ReplicaError(.badFile, "\(path) has neither the old change log (kmk_clock) nor a layout mark; it is damaged: "
-                + "restore it from a backup")
-        }
-        let pushed = try meta("push.seq").integer ?? 0
-        try db.transaction {
+        let migrated = try db.transaction { () throws -> Bool in
+            // Another kmk-sync that opened the file at the same time may have migrated it while
+            // this one waited for the lock.
+            guard try meta("log_layout").integer == nil else { return false }
+            let oldLog = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kmk_clock'").first { $0.int64(0) }
+            guard oldLog == 1 else {
+                throw ReplicaError(.badFile, "\(path) has neither the old change log (kmk_clock) nor a layout mark; it is damaged: "
+                    + "restore it from a backup")
+            }
+            let pushed = try meta("push.seq").integer ?? 0
             try db.execute(ReplicaDDL.stampTable)
             for t in logTables {
                 let e = t.entity
@@ -56,10 +59,11 @@ extension Replica {
             }
             try db.execute("DROP TABLE kmk_clock")
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
+            return true
         }
         // Compacting is optional: another connection reading the file meanwhile makes it fail,
         // and the migrated file is whole without it.
-        try? db.execute("VACUUM")
+        if migrated { try? db.execute("VACUUM") }
     }
 
     /// Rewrites a file of change-log layout 2 (absolute clocks, bases and sequence numbers in
@@ -68,7 +72,10 @@ extension Replica {
     /// ``migrateLayout1()`` does. Every register keeps its clock, origin, base and sequence
     /// number; pending changes stay pending. Only the clock tables and the triggers change.
     func migrateLayout2() throws {
-        try db.transaction {
+        let migrated = try db.transaction { () throws -> Bool in
+            // Another kmk-sync that opened the file at the same time may have migrated it while
+            // this one waited for the lock: its tables must not be converted twice.
+            guard try meta("log_layout").integer == 2 else { return false }
             // Every trigger goes first: a RENAME parses each trigger in the schema, which made the
             // migration of a small file take seconds.
             for t in logTables {
@@ -84,7 +91,8 @@ extension Replica {
             }
             for t in logTables { try db.execute(t.triggers) }
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
+            return true
         }
-        try? db.execute("VACUUM")
+        if migrated { try? db.execute("VACUUM") }
     }
 }

@@ -168,11 +168,63 @@ struct InitKillTests {
             #expect(export.status == 0, "seed \(Self.seed), run \(i): \(export.stderr)")
             #expect(export.stdout == expected, "seed \(Self.seed), run \(i): the records differ from the layout-2 build's export")
             #expect(try layout(name) == "3")
+            try Self.expectClocks(of: cli.run("log", "--json", "--limit", "100000", "--replica", name).stdout,
+                                  as: fixtures.appendingPathComponent("0484-layout2.log.jsonl"), "seed \(Self.seed), run \(i)")
             let check = try cli.run("check", "--offline", "--replica", name)
             #expect(check.status == 0, "seed \(Self.seed), run \(i): \(check.stdout) \(check.stderr)")
         }
         print("killed migration: seed \(Self.seed), kills spread over \(span) µs: \(outcomes.old) left layout 2, "
             + "\(outcomes.new) left layout 3, \(outcomes.finished) had finished")
+    }
+
+    @Test("three commands opening one layout-2 file at once: one migrates it, the others find it migrated")
+    func concurrentMigration() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/layout2")
+        let expected = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
+        for round in 0..<4 {
+            let name = "c\(round).kmk"
+            try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout2.kmk").path, toPath: cli.path(name))
+            let processes = try (0..<3).map { k in
+                try cli.spawn(["export", "--include-local", "--replica", name, "--out", "c\(round)-\(k).json"])
+            }
+            for (k, p) in processes.enumerated() {
+                let exit = ChildProcess.wait(p, seconds: 60)
+                #expect(exit?.status == 0 && exit?.signaled == false, "round \(round), command \(k) ended with \(String(describing: exit))")
+                let out = (try? String(contentsOfFile: cli.path("c\(round)-\(k).json"), encoding: .utf8)) ?? ""
+                #expect(out == expected, "round \(round), command \(k): the records differ from the layout-2 build's export")
+            }
+            let check = try cli.run("check", "--offline", "--replica", name)
+            #expect(check.status == 0, "round \(round): \(check.stdout) \(check.stderr)")
+            try Self.expectClocks(of: cli.run("log", "--json", "--limit", "100000", "--replica", name).stdout,
+                                  as: fixtures.appendingPathComponent("0484-layout2.log.jsonl"), "round \(round)")
+        }
+    }
+
+    /// Each change of `log` (`kmk-sync log --json`) has the clock the layout-2 build listed in
+    /// `fixtureLog`, or, for the changes pending in the fixture file, a clock from this run (the
+    /// open clocks them); no change is missing or added.
+    static func expectClocks(of log: String, as fixtureLog: URL, _ context: String) throws {
+        func entries(_ text: String) throws -> [String: String] {
+            let list = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] ?? []
+            return Dictionary(list.map { ("\($0["entity"]!)|\($0["id"]!)|\($0["field"]!)", "\($0["clock"]!)") }, uniquingKeysWith: { a, _ in a })
+        }
+        let old = try entries(String(contentsOf: fixtureLog, encoding: .utf8))
+        let now = try entries(log)
+        #expect(now.count == old.count, "\(context): \(now.count) changes, the layout-2 build listed \(old.count)")
+        let wall = UInt64(Date().timeIntervalSince1970 * 1000)
+        for (key, clock) in old {
+            guard let got = now[key] else {
+                Issue.record("\(context): \(key) is missing")
+                continue
+            }
+            guard got != clock else { continue }
+            let millis = (UInt64(got, radix: 16) ?? 0) >> 16
+            #expect(millis + 3_600_000 > wall && millis < wall + 60_000,
+                    "\(context): \(key) has clock \(got), neither the layout-2 build's \(clock) nor one from this run")
+        }
     }
 
     /// The record lines of an export (the header names the replica and the time, which differ).
