@@ -74,7 +74,7 @@ struct NetworkFaultTests {
         for o in officials { for _ in 0..<6 { try addVenue(o) } }
 
         var exits: [Int32: Int] = [:]
-        let deadline = Date().addingTimeInterval(long ? 1_800 : 120)
+        let deadline = Date().addingTimeInterval(long ? 1_800 : 240)
         var done = 0
         for run in 0..<runs where Date() < deadline {
             let o = officials.randomElement(using: &random)!
