@@ -44,7 +44,11 @@ public struct SyncEngine {
 
     public let replica: Replica
     public let client: HubClient
-    public var maxBatchChanges = 1_000
+    /// The most changes per push batch (never above the hub's `max_batch_changes`). The batch
+    /// is also cut at about ``maxBatchBytes`` of JSON, which at about 230 bytes per change comes
+    /// first: about 4,300 changes. Each batch costs a round trip, a hub commit and two local
+    /// commits; batches of 1,000 made pushing 200,000 changes about a quarter slower.
+    public var maxBatchChanges = 5_000
     public var maxBatchBytes = 1_000_000
     public var pageLimit: Int?
     public var maxDrift = Replica.defaultMaxDrift
