@@ -81,10 +81,18 @@ public struct SyncEngine {
         var summary = PushSummary()
         let total = try replica.pendingOutgoing()
         var sent = 0
-        while let (batch, upTo) = try replica.nextPushBatch(maxCount: count, maxBytes: bytes) {
+        var prepared: PreparedPushBatch?
+        let client = self.client
+        while let (batch, upTo) = try replica.nextPushBatch(maxCount: count, maxBytes: bytes, prepared: prepared) {
+            prepared = nil
+            // One batch in flight (SPEC.md §11.4); while the hub works on it, the next one is read
+            // and encoded here (reads only), to be sent once this one is acknowledged. A failure
+            // to read ahead is left to the next nextPushBatch, which reads again and reports it.
+            async let sending = client.push(batch)
+            let ahead = try? replica.preparePushBatch(after: upTo, maxCount: count, maxBytes: bytes)
             let reply: PushReply
             do {
-                reply = try await client.push(batch)
+                reply = try await sending
             } catch let e as WireError where e.code == "batch_gap" {
                 guard let expected = e.expectedBatch, summary.restarts < 2 else {
                     throw ClientError(.protocolError, "the hub keeps refusing this replica's batch numbers: \(e.message)")
@@ -108,6 +116,7 @@ public struct SyncEngine {
                 continue
             }
             try replica.acknowledgePush(batch: batch.batch, upTo: upTo, hubID: reply.hub)
+            prepared = ahead
             summary.batches += 1
             summary.changes += batch.changes.count
             summary.applied += reply.applied
