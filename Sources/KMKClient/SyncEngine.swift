@@ -44,7 +44,11 @@ public struct SyncEngine {
 
     public let replica: Replica
     public let client: HubClient
-    public var maxBatchChanges = 1_000
+    /// The most changes per push batch (never above the hub's `max_batch_changes`). The batch
+    /// is also cut at about ``maxBatchBytes`` of JSON, which at about 230 bytes per change comes
+    /// first: about 4,300 changes. Each batch costs a round trip, a hub commit and two local
+    /// commits; batches of 1,000 made pushing 200,000 changes about a quarter slower.
+    public var maxBatchChanges = 5_000
     public var maxBatchBytes = 1_000_000
     public var pageLimit: Int?
     public var maxDrift = Replica.defaultMaxDrift
@@ -77,10 +81,18 @@ public struct SyncEngine {
         var summary = PushSummary()
         let total = try replica.pendingOutgoing()
         var sent = 0
-        while let (batch, upTo) = try replica.nextPushBatch(maxCount: count, maxBytes: bytes) {
+        var prepared: PreparedPushBatch?
+        let client = self.client
+        while let (batch, upTo) = try replica.nextPushBatch(maxCount: count, maxBytes: bytes, prepared: prepared) {
+            prepared = nil
+            // One batch in flight (SPEC.md §11.4); while the hub works on it, the next one is read
+            // and encoded here (reads only), to be sent once this one is acknowledged. A failure
+            // to read ahead is left to the next nextPushBatch, which reads again and reports it.
+            async let sending = client.push(batch)
+            let ahead = try? replica.preparePushBatch(after: upTo, maxCount: count, maxBytes: bytes)
             let reply: PushReply
             do {
-                reply = try await client.push(batch)
+                reply = try await sending
             } catch let e as WireError where e.code == "batch_gap" {
                 guard let expected = e.expectedBatch, summary.restarts < 2 else {
                     throw ClientError(.protocolError, "the hub keeps refusing this replica's batch numbers: \(e.message)")
@@ -104,6 +116,7 @@ public struct SyncEngine {
                 continue
             }
             try replica.acknowledgePush(batch: batch.batch, upTo: upTo, hubID: reply.hub)
+            prepared = ahead
             summary.batches += 1
             summary.changes += batch.changes.count
             summary.applied += reply.applied

@@ -11,8 +11,9 @@ public struct HubConfiguration: Sendable {
     public var maxBatchChanges = 5_000
     /// The most bytes one push body may hold (after gzip decoding).
     public var maxBatchBytes = 4 * 1024 * 1024
-    /// The most changes one pull page returns.
-    public var pageLimit = 2_000
+    /// The most changes one pull page returns. Each page is one request and one transaction on the
+    /// pulling replica: pages of 2,000 made pulling 200,000 changes about a fifth slower.
+    public var pageLimit = 5_000
     /// Clocks further ahead of the hub's wall clock are refused (ms).
     public var maxDrift: UInt64 = Replica.defaultMaxDrift
     /// A connection that sends nothing for this many seconds while its request is unfinished (or

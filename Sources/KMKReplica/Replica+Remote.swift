@@ -62,7 +62,12 @@ extension Replica {
     /// `maxCount` changes and about `maxBytes` of JSON. The batch is recorded as in flight
     /// before it is returned, so a crash after sending resends exactly it. Nil when nothing is
     /// pending.
-    public func nextPushBatch(maxCount: Int, maxBytes: Int) throws -> (batch: PushBatch, upTo: Int64)? {
+    ///
+    /// `prepared` is a batch read ahead by ``preparePushBatch(after:maxCount:maxBytes:)`` while
+    /// the previous batch was in flight; it is used when it starts at the push mark and nothing
+    /// is in flight (else it is dropped and the batch read again).
+    public func nextPushBatch(maxCount: Int, maxBytes: Int, prepared: PreparedPushBatch? = nil) throws
+        -> (batch: PushBatch, upTo: Int64)? {
         let state = try remoteState()
         if let inflight = state.inflight {
             // The same range as sent (never cut by a smaller count, or the ack would skip changes);
@@ -78,7 +83,33 @@ extension Replica {
             return (PushBatch(replica: replicaID, batch: inflight.batch, schema: schema.version, changes: changes.map(\.change)),
                     inflight.seq)
         }
-        let candidates = try self.changes(after: state.pushedSeq, limit: maxCount)
+        let ready: PreparedPushBatch
+        if let prepared, prepared.after == state.pushedSeq {
+            ready = prepared
+        } else {
+            guard let read = try preparePushBatch(after: state.pushedSeq, maxCount: maxCount, maxBytes: maxBytes) else { return nil }
+            ready = read
+        }
+        let number = state.lastBatch + 1
+        try db.transaction {
+            try setMeta("push.inflight_batch", .integer(number))
+            try setMeta("push.inflight_seq", .integer(ready.upTo))
+        }
+        return (PushBatch(replica: replicaID, batch: number, schema: schema.version, changes: ready.changes, encoded: ready.encoded),
+                ready.upTo)
+    }
+
+    /// Reads and encodes the batch that follows the push mark `after`, without recording
+    /// anything: nil when nothing is numbered above it. A client reads the next batch this way
+    /// while the hub works on the one in flight (only reads: the replica is not written), then
+    /// hands it to ``nextPushBatch(maxCount:maxBytes:prepared:)`` once that one is acknowledged.
+    ///
+    /// Safe to read early: a local write meanwhile numbers its records above every existing
+    /// number (SPEC.md §4), so no change can appear at or below the batch's last number after it
+    /// was read; a record of the batch written meanwhile is renumbered above it and pushed again
+    /// in a later batch, which the hub's merge ignores or applies, as for a batch in flight.
+    public func preparePushBatch(after pushedSeq: Int64, maxCount: Int, maxBytes: Int) throws -> PreparedPushBatch? {
+        let candidates = try self.changes(after: pushedSeq, limit: maxCount)
         guard !candidates.isEmpty else { return nil }
         // Cut only between sequence numbers: the changes of a record that share one are sent
         // together, or the acknowledgement (up to that number) would skip the rest (SPEC.md §4).
@@ -110,14 +141,7 @@ extension Replica {
         }
         if !full { _ = close() }
         let sent = candidates.prefix(taken)
-        let upTo = sent.last!.seq
-        let number = state.lastBatch + 1
-        try db.transaction {
-            try setMeta("push.inflight_batch", .integer(number))
-            try setMeta("push.inflight_seq", .integer(upTo))
-        }
-        return (PushBatch(replica: replicaID, batch: number, schema: schema.version, changes: sent.map(\.change), encoded: encoded),
-                upTo)
+        return PreparedPushBatch(after: pushedSeq, changes: sent.map(\.change), encoded: encoded, upTo: sent.last!.seq)
     }
 
     /// Records that the hub acknowledged a batch covering changes up to `upTo`.

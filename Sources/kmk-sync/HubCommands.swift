@@ -28,7 +28,7 @@ struct HubServe: AsyncParsableCommand {
     @Option(help: "The port; 0 binds an ephemeral one.") var port = 8080
     @Option(help: "The most changes one push batch may hold.") var maxBatchChanges = 5_000
     @Option(help: "The most bytes one push body may hold.") var maxBatchBytes = 4 * 1024 * 1024
-    @Option(help: "The most changes one pull page returns.") var pageLimit = 2_000
+    @Option(help: "The most changes one pull page returns.") var pageLimit = 5_000
     @Option(help: "Refuse changes whose clock is more than this many seconds ahead of the hub's clock.")
     var maxDriftSeconds: UInt64 = Replica.defaultMaxDrift / 1000
     @Option(help: "Close a connection that sends nothing for this many seconds (mid-request or between requests).")

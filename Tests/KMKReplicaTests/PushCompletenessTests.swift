@@ -39,6 +39,22 @@ struct PushCompletenessTests {
             return true
         }
 
+        /// Pushes one batch as ``SyncEngine`` does: using the batch read ahead during the previous
+        /// push (`ahead`, dropped by the replica when it no longer starts at the push mark), and
+        /// reading the next one ahead before this one is acknowledged.
+        mutating func pushReadingAhead(_ r: Replica, count: Int, lost: Bool, ahead: inout PreparedPushBatch?) throws -> Bool {
+            let prepared = ahead
+            ahead = nil
+            guard let (batch, upTo) = try r.nextPushBatch(maxCount: count, maxBytes: 1_000_000, prepared: prepared) else { return false }
+            let next = try r.preparePushBatch(after: upTo, maxCount: count, maxBytes: 1_000_000)
+            merge(batch.changes)
+            if !lost {
+                try r.acknowledgePush(batch: batch.batch, upTo: upTo, hubID: "hub")
+                ahead = next
+            }
+            return true
+        }
+
         /// Pushes until nothing is pending (at most 1,000 batches).
         mutating func pushAll(_ r: Replica) throws {
             for _ in 0..<1_000 {
@@ -81,10 +97,12 @@ struct PushCompletenessTests {
         }
     }
 
-    @Test("random edits, merges, pulls, partial, lost and restarted pushes: the hub ends with every register's latest write")
-    func everyChangeArrives() throws {
+    @Test("random edits, merges, pulls, partial, lost and restarted pushes: the hub ends with every register's latest write",
+          arguments: [false, true])
+    func everyChangeArrives(readAhead: Bool) throws {
         let seed = SplitMix64.seed(from: "KMK_PUSH_SEED")
-        print("push completeness: seed \(seed), 20 histories of 80 steps (replay: KMK_PUSH_SEED=\(seed))")
+        print("push completeness\(readAhead ? " (batches read ahead)" : ""): seed \(seed), 20 histories of 80 steps "
+            + "(replay: KMK_PUSH_SEED=\(seed))")
         var rng = SplitMix64(seed: seed)
         for history in 0..<20 {
             let dir = try TempDir()
@@ -97,12 +115,19 @@ struct PushCompletenessTests {
             }
             var hub = HubDouble()
             var ids: [String] = []
+            // With readAhead, the batch read during the last push stays around while edits, pulls
+            // and restarts happen (as another program's edits can during a push).
+            var ahead: PreparedPushBatch?
             for _ in 0..<80 {
                 clock.advance(seconds: Double(rng.next() % 3))
                 switch rng.next() % 10 {
                 case 0, 1, 2, 3: try edit(a, &ids, &rng)
                 case 4: try edit(b, &ids, &rng)
-                case 5: _ = try hub.push(a, count: 1 + Int(rng.next() % 12), lost: rng.next() % 4 == 0)
+                case 5:
+                    let count = 1 + Int(rng.next() % 12)
+                    let lost = rng.next() % 4 == 0
+                    _ = readAhead ? try hub.pushReadingAhead(a, count: count, lost: lost, ahead: &ahead)
+                        : try hub.push(a, count: count, lost: lost)
                 case 6:
                     try hub.pushAll(b)
                     try a.applyPulled(hub.page())
@@ -124,5 +149,32 @@ struct PushCompletenessTests {
             #expect(try a.pendingOutgoing() == 0)
             #expect(try a.check().filter { !$0.ok }.map(\.detail) == [], "seed \(seed), history \(history)")
         }
+    }
+
+    @Test("a batch read ahead is used only when it starts at the push mark: not after a restart, nor while one is in flight")
+    func readAheadDropped() throws {
+        let dir = try TempDir()
+        let r = try Replica.create(at: dir.path("a.kmk"), municipality: eskilstuna)
+        defer { r.close() }
+        for i in 0..<6 { _ = try r.insert("venue", fields: ["name": .text("Krog \(i)"), "membership": .text("member")]) }
+        func ids(_ b: PushBatch) -> [String] { b.changes.map(\.id) }
+        let (first, upTo) = try #require(try r.nextPushBatch(maxCount: 4, maxBytes: 1_000_000))
+        let ahead = try #require(try r.preparePushBatch(after: upTo, maxCount: 4, maxBytes: 1_000_000))
+        #expect(ahead.after == upTo && ahead.upTo > upTo)
+        // Not acknowledged: the batch in flight is sent again, not the one read ahead.
+        let again = try #require(try r.nextPushBatch(maxCount: 4, maxBytes: 1_000_000, prepared: ahead))
+        #expect(again.batch.batch == first.batch && ids(again.batch) == ids(first))
+        try r.acknowledgePush(batch: first.batch, upTo: upTo, hubID: "hub")
+        // The push mark moved back (a restored hub): the whole log is read again from the start.
+        try r.restartPush(nextBatch: 1)
+        let fresh = try #require(try r.nextPushBatch(maxCount: 4, maxBytes: 1_000_000, prepared: ahead))
+        #expect(ids(fresh.batch) == ids(first), "a restart must resend from the start, not the batch read ahead")
+        try r.acknowledgePush(batch: fresh.batch.batch, upTo: fresh.upTo, hubID: "hub")
+        // At the push mark: the batch read ahead is the one sent, the same as reading it now.
+        let next = try #require(try r.preparePushBatch(after: fresh.upTo, maxCount: 4, maxBytes: 1_000_000))
+        let used = try #require(try r.nextPushBatch(maxCount: 4, maxBytes: 1_000_000, prepared: next))
+        #expect(used.upTo == next.upTo && !used.batch.changes.isEmpty)
+        #expect(used.batch.body() == PushBatch(replica: used.batch.replica, batch: used.batch.batch, schema: used.batch.schema,
+                                                 changes: used.batch.changes).body())
     }
 }
