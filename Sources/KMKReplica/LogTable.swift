@@ -172,6 +172,11 @@ struct LogTable {
     /// written by another program and not yet clocked).
     static func setReference(_ stamp: Stamp) -> String { "t = coalesce(t, \(stamp.h))" }
 
+    /// Drops the capture triggers (before the clock table changes).
+    var dropTriggers: String {
+        ["insert", "update", "delete", "id"].map { "DROP TRIGGER IF EXISTS kmk_\(entity.name)_\($0);" }.joined(separator: "\n")
+    }
+
     /// The capture triggers (SPEC.md §4). They use only built-in SQL, so they run in any client.
     var triggers: String {
         let e = entity.name

@@ -1,98 +1,93 @@
 import KMKModel
 
 extension Replica {
-    /// Rewrites a file of change-log layout 1 (one `kmk_clock` row per field, with the value) to
-    /// the current layout (one clock row per record, ``LogTable``), in one transaction: a kill or a full disk
-    /// leaves the file as it was (SPEC.md §2, "Older files").
-    ///
-    /// Every register keeps its value, clock, origin, base and sequence number; pending changes
-    /// stay pending; a record that is not alive keeps its values in `kmk_<entity>_gone`. Registers
-    /// not yet pushed take their record's newest sequence number, as in layouts 2 and 3 (SPEC.md §4), so
-    /// the next push sends exactly what layout 1 would have sent. The file is then compacted when
-    /// no other connection is reading it.
-    func migrateLayout1() throws {
+    /// Migrates a file of an older change-log layout (`layout`, 1 or 2) to the current one, in one
+    /// write transaction, then compacts it (`VACUUM`) when no other connection is reading it
+    /// (compacting is optional: the migrated file is whole without it). Nothing is done when the
+    /// file has another layout by the time the lock is held: another kmk-sync that opened the file
+    /// at the same time migrated it while this one waited, and its tables must not be converted
+    /// twice.
+    func migrate(from layout: Int64) throws {
         let migrated = try db.transaction { () throws -> Bool in
-            // Another kmk-sync that opened the file at the same time may have migrated it while
-            // this one waited for the lock.
-            guard try meta("log_layout").integer == nil else { return false }
-            let oldLog = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kmk_clock'").first { $0.int64(0) }
-            guard oldLog == 1 else {
-                throw ReplicaError(.badFile, "\(path) has neither the old change log (kmk_clock) nor a layout mark; it is damaged: "
-                    + "restore it from a backup")
-            }
-            let pushed = try meta("push.seq").integer ?? 0
-            try db.execute(ReplicaDDL.stampTable)
-            for t in logTables {
-                let e = t.entity
-                for name in ["insert", "update", "delete", "id"] { try db.execute("DROP TRIGGER IF EXISTS kmk_\(e.name)_\(name)") }
-                try db.execute(t.ddl)
-                try db.execute(t.triggers)
-                // One row per record: each register's columns from its old row (q -1 when pending),
-                // the record's sequence number the newest of its rows (NULL when one is pending).
-                // (Layout 2's row, then encoded as layout 3's by ``LogTable/insertConverted(from:)``.)
-                let registers = t.registers.flatMap { n in
-                    [
-                        "max(CASE WHEN col = \(n) THEN hlc END) AS h\(n)",
-                        "coalesce(max(CASE WHEN col = \(n) THEN site END), 0) AS s\(n)",
-                        "coalesce(max(CASE WHEN col = \(n) THEN base END), 0) AS b\(n)",
-                        "max(CASE WHEN col = \(n) THEN coalesce(seq, -1) END) AS q\(n)",
-                    ]
-                }
-                let synced = Set(t.registers)
-                try db.execute(t.insertConverted(from: """
-                    SELECT pk AS id, coalesce(max(CASE WHEN col = 0 THEN val END), 0) AS cl,
-                      CASE WHEN count(seq) < count(*) THEN NULL ELSE max(seq) END AS seq, \(registers.joined(separator: ", "))
-                    FROM kmk_clock WHERE tbl = \(e.number) AND col IN (\(synced.sorted().map(String.init).joined(separator: ", ")))
-                    GROUP BY pk
-                    """))
-                if !t.fields.isEmpty {
-                    let values = t.fields.map { "max(CASE WHEN col = \($0.number) THEN val END)" }
-                    try db.execute("""
-                        INSERT INTO \(t.gone) (id, \(t.fields.map(\.name).joined(separator: ", ")))
-                        SELECT pk, \(values.joined(separator: ", ")) FROM kmk_clock
-                        WHERE tbl = \(e.number) AND pk IN (SELECT id FROM \(t.clock) WHERE cl % 2 = 0) GROUP BY pk
-                        """)
-                } else {
-                    try db.execute("INSERT INTO \(t.gone) (id) SELECT id FROM \(t.clock) WHERE cl % 2 = 0")
-                }
-                try db.prepare(t.carryUnpushed).run([.integer(pushed)])
-            }
-            try db.execute("DROP TABLE kmk_clock")
+            guard try meta("log_layout").integer ?? 1 == layout else { return false }
+            if layout == 1 { try migrateLayout1() } else { try migrateLayout2() }
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
             return true
         }
-        // Compacting is optional: another connection reading the file meanwhile makes it fail,
-        // and the migrated file is whole without it.
         if migrated { try? db.execute("VACUUM") }
+    }
+
+    /// Rewrites a file of change-log layout 1 (one `kmk_clock` row per field, with the value) to
+    /// the current layout (one clock row per record, ``LogTable``), inside ``migrate(from:)``'s
+    /// transaction: a kill or a full disk leaves the file as it was (SPEC.md §2, "Older files").
+    ///
+    /// Every register keeps its value, clock, origin, base and sequence number; pending changes
+    /// stay pending; a record that is not alive keeps its values in `kmk_<entity>_gone`. Registers
+    /// not yet pushed take their record's newest sequence number, as in layouts 2 and 3 (SPEC.md
+    /// §4), so the next push sends exactly what layout 1 would have sent.
+    private func migrateLayout1() throws {
+        let oldLog = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kmk_clock'").first { $0.int64(0) }
+        guard oldLog == 1 else {
+            throw ReplicaError(.badFile, "\(path) has neither the old change log (kmk_clock) nor a layout mark; it is damaged: "
+                + "restore it from a backup")
+        }
+        let pushed = try meta("push.seq").integer ?? 0
+        try db.execute(ReplicaDDL.stampTable)
+        for t in logTables {
+            let e = t.entity
+            try db.execute(t.dropTriggers)
+            try db.execute(t.ddl)
+            try db.execute(t.triggers)
+            // One row per record: each register's columns from its old row (q -1 when pending),
+            // the record's sequence number the newest of its rows (NULL when one is pending).
+            // (Layout 2's row, then encoded as layout 3's by ``LogTable/insertConverted(from:)``.)
+            let registers = t.registers.flatMap { n in
+                [
+                    "max(CASE WHEN col = \(n) THEN hlc END) AS h\(n)",
+                    "coalesce(max(CASE WHEN col = \(n) THEN site END), 0) AS s\(n)",
+                    "coalesce(max(CASE WHEN col = \(n) THEN base END), 0) AS b\(n)",
+                    "max(CASE WHEN col = \(n) THEN coalesce(seq, -1) END) AS q\(n)",
+                ]
+            }
+            let synced = Set(t.registers)
+            try db.execute(t.insertConverted(from: """
+                SELECT pk AS id, coalesce(max(CASE WHEN col = 0 THEN val END), 0) AS cl,
+                  CASE WHEN count(seq) < count(*) THEN NULL ELSE max(seq) END AS seq, \(registers.joined(separator: ", "))
+                FROM kmk_clock WHERE tbl = \(e.number) AND col IN (\(synced.sorted().map(String.init).joined(separator: ", ")))
+                GROUP BY pk
+                """))
+            if !t.fields.isEmpty {
+                let values = t.fields.map { "max(CASE WHEN col = \($0.number) THEN val END)" }
+                try db.execute("""
+                    INSERT INTO \(t.gone) (id, \(t.fields.map(\.name).joined(separator: ", ")))
+                    SELECT pk, \(values.joined(separator: ", ")) FROM kmk_clock
+                    WHERE tbl = \(e.number) AND pk IN (SELECT id FROM \(t.clock) WHERE cl % 2 = 0) GROUP BY pk
+                    """)
+            } else {
+                try db.execute("INSERT INTO \(t.gone) (id) SELECT id FROM \(t.clock) WHERE cl % 2 = 0")
+            }
+            try db.prepare(t.carryUnpushed).run([.integer(pushed)])
+        }
+        try db.execute("DROP TABLE kmk_clock")
     }
 
     /// Rewrites a file of change-log layout 2 (absolute clocks, bases and sequence numbers in
     /// each clock row) to layout 3 (``LogTable``: relative clocks and bases, a sequence number
-    /// equal to the record's not stored), in one transaction, then compacts it as
-    /// ``migrateLayout1()`` does. Every register keeps its clock, origin, base and sequence
-    /// number; pending changes stay pending. Only the clock tables and the triggers change.
-    func migrateLayout2() throws {
-        let migrated = try db.transaction { () throws -> Bool in
-            // Another kmk-sync that opened the file at the same time may have migrated it while
-            // this one waited for the lock: its tables must not be converted twice.
-            guard try meta("log_layout").integer == 2 else { return false }
-            // Every trigger goes first: a RENAME parses each trigger in the schema, which made the
-            // migration of a small file take seconds.
-            for t in logTables {
-                for name in ["insert", "update", "delete", "id"] { try db.execute("DROP TRIGGER IF EXISTS kmk_\(t.entity.name)_\(name)") }
-            }
-            for t in logTables {
-                let old = "\(t.clock)_layout2"
-                try db.execute("DROP INDEX IF EXISTS \(t.clock)_seq")
-                try db.execute("ALTER TABLE \(t.clock) RENAME TO \(old)")
-                try db.execute(t.clockDDL)
-                try db.execute(t.insertConverted(from: "SELECT * FROM \(old)"))
-                try db.execute("DROP TABLE \(old)")
-            }
-            for t in logTables { try db.execute(t.triggers) }
-            try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
-            return true
+    /// equal to the record's not stored), inside ``migrate(from:)``'s transaction. Every register
+    /// keeps its clock, origin, base and sequence number; pending changes stay pending. Only the
+    /// clock tables and the triggers change.
+    private func migrateLayout2() throws {
+        // Every trigger goes first: a RENAME parses each trigger in the schema, which made the
+        // migration of a small file take seconds.
+        for t in logTables { try db.execute(t.dropTriggers) }
+        for t in logTables {
+            let old = "\(t.clock)_layout2"
+            try db.execute("DROP INDEX IF EXISTS \(t.clock)_seq")
+            try db.execute("ALTER TABLE \(t.clock) RENAME TO \(old)")
+            try db.execute(t.clockDDL)
+            try db.execute(t.insertConverted(from: "SELECT * FROM \(old)"))
+            try db.execute("DROP TABLE \(old)")
         }
-        if migrated { try? db.execute("VACUUM") }
+        for t in logTables { try db.execute(t.triggers) }
     }
 }

@@ -170,8 +170,8 @@ public final class Replica {
         let replica = try Replica(path: path, db: db, schema: schema, now: now)
         switch meta["log_layout"]?.integer ?? 1 {
         case ReplicaDDL.logLayout: break
-        case 1, 2:
-            do { try meta["log_layout"]?.integer == 2 ? replica.migrateLayout2() : replica.migrateLayout1() } catch {
+        case let layout where layout == 1 || layout == 2:
+            do { try replica.migrate(from: layout) } catch {
                 replica.close()
                 throw error
             }

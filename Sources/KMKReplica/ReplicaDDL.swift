@@ -22,7 +22,7 @@ enum ReplicaDDL {
 
     /// The change-log layout this build writes (`kmk_meta.log_layout`). Files without the key have
     /// layout 1 (one `kmk_clock` row per field), files with 2 the uncompressed clock rows; both are
-    /// migrated when opened (``Replica/migrateLayout1()``, ``Replica/migrateLayout2()``).
+    /// migrated when opened (``Replica/migrate(from:)``).
     static let logLayout: Int64 = 3
 
     /// The stamp of a kmk-sync write transaction in progress (SPEC.md §4); empty otherwise.
