@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 import Testing
 
 @Suite("kmk-sync bundle and conflicts")
@@ -47,8 +48,7 @@ struct DemoTests {
     func demo() throws {
         let cli = try CLI()
         defer { cli.remove() }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures").path
+        let root = PackageDirectory.url("Fixtures").path
         let r = try cli.run("demo", "--fixtures", root, "--keep", cli.path("kept"))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("converged: yes"))

@@ -11,8 +11,7 @@ import Testing
 @Suite("compliance end to end", .serialized)
 struct ComplianceEndToEndTests {
     static let fixtures = ["0484-eskilstuna", "0880-kalmar", "1283-helsingborg", "1780-karlstad"]
-    static let fixtureDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let fixtureDir = PackageDirectory.url("Fixtures")
 
     /// A hub with the four seed municipalities pushed, each from its own replica with its own token.
     static func seededHub(_ cli: CLI) throws -> (hub: HubProcess, replicas: [String: String]) {

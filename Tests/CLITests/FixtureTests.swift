@@ -1,10 +1,10 @@
 import Foundation
+import KMKTestSupport
 import Testing
 
 @Suite("Fixtures")
 struct FixtureTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let fixtures = PackageDirectory.url("Fixtures")
 
     @Test("each seed municipality's fixture imports into a fresh replica and exports to the same bytes",
           arguments: ["0484-eskilstuna", "1283-helsingborg", "1780-karlstad", "0880-kalmar"])

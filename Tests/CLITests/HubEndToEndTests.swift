@@ -226,8 +226,7 @@ enum RecordIDs {
 /// the Swift clients through the hub.
 @Suite("protocol: a second client from SPEC.md")
 struct PythonClientTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("python/kmk_client.py").path
+    static let script = PackageDirectory.url("Tests/python/kmk_client.py").path
 
     func python(_ cli: CLI, _ args: [String]) throws -> CLI.Result {
         let p = Process()

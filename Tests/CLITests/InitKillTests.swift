@@ -136,13 +136,10 @@ struct InitKillTests {
         let cli = try CLI()
         defer { cli.remove() }
         var rng = SplitMix64(seed: Self.seed ^ 0x1A7)
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/layout2")
-        let fixture = fixtures.appendingPathComponent("0484-layout2.kmk").path
-        let expected = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
+        let expected = try Self.layout2Export()
         func copy(_ name: String) throws {
             try? FileManager.default.removeItem(atPath: cli.path(name))
-            try FileManager.default.copyItem(atPath: fixture, toPath: cli.path(name))
+            try FileManager.default.copyItem(atPath: Self.layout2File, toPath: cli.path(name))
         }
         func layout(_ name: String) throws -> String {
             try SQLiteShell.run(cli.path(name), "SELECT value FROM kmk_meta WHERE key = 'log_layout';", readOnly: true).stdout
@@ -169,7 +166,7 @@ struct InitKillTests {
             #expect(export.stdout == expected, "seed \(Self.seed), run \(i): the records differ from the layout-2 build's export")
             #expect(try layout(name) == "3")
             try Self.expectClocks(of: cli.run("log", "--json", "--limit", "100000", "--replica", name).stdout,
-                                  as: fixtures.appendingPathComponent("0484-layout2.log.jsonl"), "seed \(Self.seed), run \(i)")
+                                  as: Self.layout2.appendingPathComponent("0484-layout2.log.jsonl"), "seed \(Self.seed), run \(i)")
             let check = try cli.run("check", "--offline", "--replica", name)
             #expect(check.status == 0, "seed \(Self.seed), run \(i): \(check.stdout) \(check.stderr)")
         }
@@ -181,12 +178,10 @@ struct InitKillTests {
     func concurrentMigration() throws {
         let cli = try CLI()
         defer { cli.remove() }
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/layout2")
-        let expected = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
+        let expected = try Self.layout2Export()
         for round in 0..<4 {
             let name = "c\(round).kmk"
-            try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout2.kmk").path, toPath: cli.path(name))
+            try FileManager.default.copyItem(atPath: Self.layout2File, toPath: cli.path(name))
             let processes = try (0..<3).map { k in
                 try cli.spawn(["export", "--include-local", "--replica", name, "--out", "c\(round)-\(k).json"])
             }
@@ -199,8 +194,18 @@ struct InitKillTests {
             let check = try cli.run("check", "--offline", "--replica", name)
             #expect(check.status == 0, "round \(round): \(check.stdout) \(check.stderr)")
             try Self.expectClocks(of: cli.run("log", "--json", "--limit", "100000", "--replica", name).stdout,
-                                  as: fixtures.appendingPathComponent("0484-layout2.log.jsonl"), "round \(round)")
+                                  as: Self.layout2.appendingPathComponent("0484-layout2.log.jsonl"), "round \(round)")
         }
+    }
+
+    /// The replica file of change-log layout 2 and what the layout-2 build made of it
+    /// (Fixtures/layout2/README.md).
+    static let layout2 = PackageDirectory.url("Fixtures/layout2")
+    static let layout2File = layout2.appendingPathComponent("0484-layout2.kmk").path
+
+    /// `kmk-sync export --include-local` of the layout-2 file by the layout-2 build.
+    static func layout2Export() throws -> String {
+        try String(contentsOf: layout2.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
     }
 
     /// Each change of `log` (`kmk-sync log --json`) has the clock the layout-2 build listed in

@@ -1,5 +1,6 @@
 import Foundation
 import KMKModel
+import KMKTestSupport
 import Testing
 
 /// Every route of `openapi.yaml` answers a real hub with a status the file documents, for one
@@ -38,8 +39,7 @@ struct OpenAPITests {
 
     @Test("each documented route answers a valid and an unauthenticated request with documented statuses")
     func statuses() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let documented = Self.documentedStatuses(try String(contentsOf: root.appendingPathComponent("openapi.yaml"), encoding: .utf8))
+        let documented = Self.documentedStatuses(try String(contentsOf: PackageDirectory.url("openapi.yaml"), encoding: .utf8))
         #expect(documented.count >= 12, "\(documented.keys.sorted())")
 
         let cli = try CLI()

@@ -1,4 +1,5 @@
 import Foundation
+import KMKTestSupport
 import Testing
 
 /// Nightly operation (SPEC.md §10, §11): `sync --json`, `check`, `backup` and `hub backup`, and the
@@ -47,8 +48,7 @@ struct OperationsTests {
         defer { hub.stop() }
         let token = try cli.token(hub: hub, ["--municipality", "1780"], file: "ks.token")
         let kim = try cli.replica("kim.kmk", "1780", hub: hub, token: token)
-        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/1780-karlstad.json").path
+        let fixture = PackageDirectory.url("Fixtures/1780-karlstad.json").path
         #expect(try cli.run("import", fixture, "--replica", kim).status == 0)
 
         let offline = try cli.run("check", "--offline", "--replica", kim)
@@ -171,8 +171,7 @@ struct OperationsTests {
     func contrib() throws {
         let cli = try CLI()
         defer { cli.remove() }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("contrib")
+        let root = PackageDirectory.url("contrib")
         var commands = 0
         for file in ["kmk-sync.service", "kmk-sync.timer", "crontab.example", "kmk-hub.service", "kmk-hub-backup.service"] {
             let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)

@@ -36,8 +36,7 @@ struct OpenAPIRouteTests {
 
     static var specText: String {
         get throws {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            return try String(contentsOf: root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+            return try String(contentsOf: PackageDirectory.url("openapi.yaml"), encoding: .utf8)
         }
     }
 

@@ -1,13 +1,13 @@
 import Foundation
 import KMKModel
+import KMKTestSupport
 import Testing
 
 /// Expected results worked out by hand from the fixture files (see Fixtures/README.md).
 @Suite("Compliance evaluation")
 struct ComplianceTests {
     static func fixture(_ name: String) throws -> ComplianceInput {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).json")
+        let url = PackageDirectory.url("Fixtures/\(name).json")
         let doc = try ExportDocument.decode(String(contentsOf: url, encoding: .utf8), file: url.path)
         var records: [String: [Record]] = [:]
         var profile: Record?

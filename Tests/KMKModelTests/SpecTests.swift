@@ -1,12 +1,11 @@
 import Foundation
 import KMKModel
+import KMKTestSupport
 import Testing
 
 @Suite("SPEC.md")
 struct SpecTests {
-    static let specPath = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("SPEC.md").path
+    static let specPath = PackageDirectory.url("SPEC.md").path
 
     @Test("the data model tables in SPEC.md equal the schema in the code")
     func schemaTablesMatch() throws {

@@ -13,9 +13,7 @@ import Testing
 /// row) is that file opened by the layout-2 build, with more edits (Fixtures/layout2/README.md).
 @Suite("Change-log layout migration")
 struct LayoutMigrationTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures")
-    static let fixtures = root.appendingPathComponent("layout1")
+    static let fixtures = PackageDirectory.url("Fixtures/layout1")
 
     /// Rows of a query run by the sqlite3 shell, one string per row (columns joined by '|').
     func query(_ path: String, _ sql: String) throws -> [String] {
@@ -39,6 +37,42 @@ struct LayoutMigrationTests {
         var bytes: [UInt8] = []
         c.appendJSON(to: &bytes)
         return try #require(try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) as? [String: Any])
+    }
+
+    /// Every change with its value, clock and origin as the old build listed them in `logFile`
+    /// (`kmk-sync log --json`, made on a copy that clocked the pending edits when it opened):
+    /// the changes in `pending` must instead carry this open's clock and this replica as
+    /// origin. No base is below zero. Returns the old build's entries.
+    @discardableResult
+    func expectLog(of r: Replica, as logFile: URL, pending: Set<String>, openedAt clock: ManualClock) throws -> [[String: Any]] {
+        let logText = try String(contentsOf: logFile, encoding: .utf8)
+        let old = try #require(try JSONSerialization.jsonObject(with: Data(logText.utf8)) as? [[String: Any]])
+        let now = Dictionary(uniqueKeysWithValues: try r.log(limit: 100_000).map { (key($0.change), $0.change) })
+        #expect(now.count == old.count)
+        for entry in old {
+            let k = "\(entry["entity"]!)|\(entry["id"]!)|\(entry["field"]!)"
+            guard let c = now[k] else {
+                Issue.record("\(k) is missing after the migration")
+                continue
+            }
+            let m = try members(c)
+            #expect(m["value"] as? NSObject == entry["value"] as? NSObject, "\(k)")
+            #expect(c.origin == entry["origin"] as? String, "\(k)")
+            #expect(c.base.int64 >= 0, "\(k)")
+            if pending.contains(k) {
+                #expect(c.origin == r.replicaID && c.clock.millis == clock.millis, "the pending edit is clocked at the open: \(k)")
+            } else {
+                #expect(c.clock.hex == entry["clock"] as? String, "\(k)")
+            }
+        }
+        return old
+    }
+
+    /// The next push batch holds exactly the changes `unpushed` (`entity|id|field`).
+    func expectNextPush(of r: Replica, is unpushed: Set<String>) throws {
+        #expect(try r.pendingOutgoing() == unpushed.count)
+        let batch = try #require(try r.nextPushBatch(maxCount: 10_000, maxBytes: 10_000_000))
+        #expect(Set(batch.batch.changes.map(key)) == unpushed)
     }
 
     @Test("a layout-1 file opens as layout 3 with every record, change, ledger entry and push state kept")
@@ -66,30 +100,11 @@ struct LayoutMigrationTests {
 
         // Every change with its value, clock and origin, as the layout-1 build listed them (there,
         // too, the pending edit was clocked when the file was opened).
-        let logText = try String(contentsOf: Self.fixtures.appendingPathComponent("0484-layout1.log.jsonl"), encoding: .utf8)
-        let old = try #require(try JSONSerialization.jsonObject(with: Data(logText.utf8)) as? [[String: Any]])
-        let now = Dictionary(uniqueKeysWithValues: try r.log(limit: 100_000).map { (key($0.change), $0.change) })
-        #expect(now.count == old.count)
-        for entry in old {
-            let k = "\(entry["entity"]!)|\(entry["id"]!)|\(entry["field"]!)"
-            guard let c = now[k] else {
-                Issue.record("\(k) is missing after the migration")
-                continue
-            }
-            let m = try members(c)
-            #expect(m["value"] as? NSObject == entry["value"] as? NSObject, "\(k)")
-            #expect(c.origin == entry["origin"] as? String, "\(k)")
-            if pending.contains(k) {
-                #expect(c.origin == r.replicaID && c.clock.millis == clock.millis, "the pending edit is clocked at the open: \(k)")
-            } else {
-                #expect(c.clock.hex == entry["clock"] as? String, "\(k)")
-            }
-        }
+        let old = try expectLog(of: r, as: Self.fixtures.appendingPathComponent("0484-layout1.log.jsonl"), pending: pending,
+                                openedAt: clock)
 
         // The next push sends exactly what layout 1 had not pushed.
-        #expect(try r.pendingOutgoing() == unpushed.count)
-        let batch = try #require(try r.nextPushBatch(maxCount: 10_000, maxBytes: 10_000_000))
-        #expect(Set(batch.batch.changes.map(key)) == unpushed)
+        try expectNextPush(of: r, is: unpushed)
 
         // A record deleted in layout 1 comes back with the values it had (kept, not in its table).
         let deleted = try r.deletedIDs("venue")
@@ -128,7 +143,7 @@ struct LayoutMigrationTests {
     func migratesLayout2Fixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
-        let fixtures = Self.root.appendingPathComponent("layout2")
+        let fixtures = PackageDirectory.url("Fixtures/layout2")
         try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout2.kmk").path, toPath: path)
         #expect(try query(path, "SELECT value FROM kmk_meta WHERE key = 'log_layout'") == ["2"])
         let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
@@ -160,31 +175,10 @@ struct LayoutMigrationTests {
         let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
         #expect(try r.export(includeLocal: true).encoded() == export)
 
-        let logText = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.log.jsonl"), encoding: .utf8)
-        let old = try #require(try JSONSerialization.jsonObject(with: Data(logText.utf8)) as? [[String: Any]])
-        let now = Dictionary(uniqueKeysWithValues: try r.log(limit: 100_000).map { (key($0.change), $0.change) })
-        #expect(now.count == old.count)
-        for entry in old {
-            let k = "\(entry["entity"]!)|\(entry["id"]!)|\(entry["field"]!)"
-            guard let c = now[k] else {
-                Issue.record("\(k) is missing after the migration")
-                continue
-            }
-            let m = try members(c)
-            #expect(m["value"] as? NSObject == entry["value"] as? NSObject, "\(k)")
-            #expect(c.origin == entry["origin"] as? String, "\(k)")
-            #expect(c.base.int64 >= 0)
-            if pending.contains(k) {
-                #expect(c.origin == r.replicaID && c.clock.millis == clock.millis, "the pending edit is clocked at the open: \(k)")
-            } else {
-                #expect(c.clock.hex == entry["clock"] as? String, "\(k)")
-            }
-        }
+        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout2.log.jsonl"), pending: pending, openedAt: clock)
 
         // The next push sends exactly what layout 2 had not pushed.
-        #expect(try r.pendingOutgoing() == unpushed.count)
-        let batch = try #require(try r.nextPushBatch(maxCount: 10_000, maxBytes: 10_000_000))
-        #expect(Set(batch.batch.changes.map(key)) == unpushed)
+        try expectNextPush(of: r, is: unpushed)
 
         // Edits after the migration are captured as before: an update of a pushed record, a
         // delete and a restore.

@@ -11,8 +11,6 @@ package enum KMKSyncBinary {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/kmk-sync").path
+        return PackageDirectory.url(".build/debug/kmk-sync").path
     }()
 }
