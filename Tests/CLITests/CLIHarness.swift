@@ -34,6 +34,7 @@ struct CLI {
         let p = process(args)
         let out = Pipe()
         let err = Pipe()
+        defer { ChildProcess.close(out, err) }
         p.standardOutput = out
         p.standardError = err
         p.standardInput = stdin == nil ? FileHandle.nullDevice : Pipe()
@@ -102,6 +103,7 @@ enum SQLiteShell {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["sqlite3", "-batch", "-bail"] + (readOnly ? ["-readonly"] : []) + [file, sql]
         let out = Pipe(), err = Pipe()
+        defer { ChildProcess.close(out, err) }
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice

@@ -252,6 +252,7 @@ struct ComplianceEndToEndTests {
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
         let out = Pipe(), err = Pipe()
+        defer { ChildProcess.close(out, err) }
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice

@@ -235,6 +235,7 @@ struct PythonClientTests {
         p.currentDirectoryURL = cli.directory
         let out = Pipe()
         let err = Pipe()
+        defer { ChildProcess.close(out, err) }
         p.standardOutput = out
         p.standardError = err
         try ChildProcess.run(p)

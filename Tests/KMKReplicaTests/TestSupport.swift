@@ -14,6 +14,7 @@ func sqlite3Shell(_ path: String, _ sql: String) throws -> (status: Int32, stdou
     p.arguments = ["-bail", path, sql]
     let out = Pipe()
     let err = Pipe()
+    defer { ChildProcess.close(out, err) }
     p.standardOutput = out
     p.standardError = err
     try ChildProcess.run(p)
