@@ -182,24 +182,25 @@ extension Replica {
 
     /// Inserts a merge ledger entry, unless one with its key is there (SPEC.md §8).
     static let insertLedgerEntry = """
-        INSERT OR IGNORE INTO kmk_ledger (id, entity, pk, field, delete_won, win_val, win_hlc, win_origin, lose_val, lose_hlc,
-        lose_origin, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT OR IGNORE INTO kmk_ledger (entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc,
+        lose_site, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     private func record(_ entry: LedgerEntry, _ ledger: Statement, _ result: inout ApplyResult) throws {
+        let winner = try siteNumber(entry.winner.origin)
+        let loser = try siteNumber(entry.loser.origin)
         try ledger.run { st in
-            st.bind(entry.key, at: 1)
-            st.bind(entry.entity, at: 2)
-            st.bind(entry.id, at: 3)
-            st.bind(entry.field, at: 4)
-            st.bind(Int64(entry.deleteWon ? 1 : 0), at: 5)
-            st.bind(entry.winner.value, at: 6)
-            st.bind(entry.winner.clock.int64, at: 7)
-            st.bind(entry.winner.origin, at: 8)
-            st.bind(entry.loser.value, at: 9)
-            st.bind(entry.loser.clock.int64, at: 10)
-            st.bind(entry.loser.origin, at: 11)
-            st.bind(entry.resolvedAt.int64, at: 12)
+            st.bind(entry.entity, at: 1)
+            st.bind(entry.id, at: 2)
+            st.bind(entry.field, at: 3)
+            st.bind(Int64(entry.deleteWon ? 1 : 0), at: 4)
+            st.bind(entry.winner.value, at: 5)
+            st.bind(entry.winner.clock.int64, at: 6)
+            st.bind(winner, at: 7)
+            st.bind(entry.loser.value, at: 8)
+            st.bind(entry.loser.clock.int64, at: 9)
+            st.bind(loser, at: 10)
+            st.bind(entry.resolvedAt.int64, at: 11)
         }
         if db.changes > 0 { result.conflicts.append(entry) }
     }

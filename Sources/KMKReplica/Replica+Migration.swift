@@ -1,20 +1,51 @@
 import KMKModel
 
 extension Replica {
-    /// Migrates a file of an older change-log layout (`layout`, 1 or 2) to the current one, in one
+    /// Migrates a file of an older change-log layout (`layout`, 1 to 3) to the current one, in one
     /// write transaction, then compacts it (`VACUUM`) when no other connection is reading it
     /// (compacting is optional: the migrated file is whole without it). Nothing is done when the
     /// file has another layout by the time the lock is held: another kmk-sync that opened the file
     /// at the same time migrated it while this one waited, and its tables must not be converted
     /// twice.
+    ///
+    /// Layouts 1 and 2 get the current clock rows; every older layout gets the current ledger.
     func migrate(from layout: Int64) throws {
         let migrated = try db.transaction { () throws -> Bool in
             guard try meta("log_layout").integer ?? 1 == layout else { return false }
-            if layout == 1 { try migrateLayout1() } else { try migrateLayout2() }
+            // Every trigger goes first, and comes back last: a RENAME parses each trigger in the
+            // schema, which made the migration of a small file take seconds.
+            for t in logTables { try db.execute(t.dropTriggers) }
+            switch layout {
+            case 1: try migrateLayout1()
+            case 2: try migrateLayout2()
+            default: break
+            }
+            try migrateLedger()
+            for t in logTables { try db.execute(t.triggers) }
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
             return true
         }
         if migrated { try? db.execute("VACUUM") }
+    }
+
+    /// Rewrites the merge ledger of layouts 1 to 3 (each entry keyed by a text of its parts, the
+    /// origins as replica ids) to the current one (``ReplicaDDL/ledgerTable``: origins as site
+    /// numbers, the key a unique index), inside ``migrate(from:)``'s transaction. Every entry
+    /// keeps its parts and the listing order (`resolved_at`, then the old key); an origin that
+    /// is not yet in `kmk_site` (a write that only ever lost here) gets a site number.
+    private func migrateLedger() throws {
+        let origins = try db.prepare("SELECT win_origin FROM kmk_ledger UNION SELECT lose_origin FROM kmk_ledger").rows { $0.text(0) ?? "" }
+        for origin in origins { _ = try siteNumber(origin) }
+        try db.execute("""
+            ALTER TABLE kmk_ledger RENAME TO kmk_ledger_layout3;
+            DROP INDEX IF EXISTS kmk_ledger_time;
+            \(ReplicaDDL.ledgerTable)
+            INSERT INTO kmk_ledger (entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc, lose_site, resolved_at)
+            SELECT o.entity, o.pk, o.field, o.delete_won, o.win_val, o.win_hlc, w.site, o.lose_val, o.lose_hlc, l.site, o.resolved_at
+            FROM kmk_ledger_layout3 AS o JOIN kmk_site AS w ON w.replica = o.win_origin JOIN kmk_site AS l ON l.replica = o.lose_origin
+            ORDER BY o.resolved_at, o.id;
+            DROP TABLE kmk_ledger_layout3;
+            """)
     }
 
     /// Rewrites a file of change-log layout 1 (one `kmk_clock` row per field, with the value) to
@@ -35,9 +66,7 @@ extension Replica {
         try db.execute(ReplicaDDL.stampTable)
         for t in logTables {
             let e = t.entity
-            try db.execute(t.dropTriggers)
             try db.execute(t.ddl)
-            try db.execute(t.triggers)
             // One row per record: each register's columns from its old row (q -1 when pending),
             // the record's sequence number the newest of its rows (NULL when one is pending).
             // (Layout 2's row, then encoded as layout 3's by ``LogTable/insertConverted(from:)``.)
@@ -75,11 +104,8 @@ extension Replica {
     /// each clock row) to layout 3 (``LogTable``: relative clocks and bases, a sequence number
     /// equal to the record's not stored), inside ``migrate(from:)``'s transaction. Every register
     /// keeps its clock, origin, base and sequence number; pending changes stay pending. Only the
-    /// clock tables and the triggers change.
+    /// clock tables change here (``migrate(from:)`` re-makes the triggers and the ledger).
     private func migrateLayout2() throws {
-        // Every trigger goes first: a RENAME parses each trigger in the schema, which made the
-        // migration of a small file take seconds.
-        for t in logTables { try db.execute(t.dropTriggers) }
         for t in logTables {
             let old = "\(t.clock)_layout2"
             try db.execute("DROP INDEX IF EXISTS \(t.clock)_seq")
@@ -88,6 +114,5 @@ extension Replica {
             try db.execute(t.insertConverted(from: "SELECT * FROM \(old)"))
             try db.execute("DROP TABLE \(old)")
         }
-        for t in logTables { try db.execute(t.triggers) }
     }
 }

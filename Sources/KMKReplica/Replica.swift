@@ -170,7 +170,7 @@ public final class Replica {
         let replica = try Replica(path: path, db: db, schema: schema, now: now)
         switch meta["log_layout"]?.integer ?? 1 {
         case ReplicaDDL.logLayout: break
-        case let layout where layout == 1 || layout == 2:
+        case let layout where (1..<ReplicaDDL.logLayout).contains(layout):
             do { try replica.migrate(from: layout) } catch {
                 replica.close()
                 throw error

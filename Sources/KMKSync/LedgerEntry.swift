@@ -27,28 +27,4 @@ public struct LedgerEntry: Hashable, Sendable {
         self.loser = loser
         self.resolvedAt = resolvedAt
     }
-
-    /// A deterministic key: the same conflict resolved twice (a duplicated batch) is one entry.
-    /// `entity/id/field/WINNER-CLOCK/winner-origin/LOSER-CLOCK/loser-origin`, clocks as 16 hex digits.
-    public var key: String {
-        // Made from bytes: it is made once per conflict an apply resolves.
-        var out: [UInt8] = []
-        out.reserveCapacity(entity.utf8.count + id.utf8.count + field.utf8.count + winner.origin.utf8.count
-            + loser.origin.utf8.count + 2 * 16 + 6)
-        let slash = UInt8(ascii: "/")
-        out.append(contentsOf: entity.utf8)
-        out.append(slash)
-        out.append(contentsOf: id.utf8)
-        out.append(slash)
-        out.append(contentsOf: field.utf8)
-        out.append(slash)
-        winner.clock.appendHex(to: &out)
-        out.append(slash)
-        out.append(contentsOf: winner.origin.utf8)
-        out.append(slash)
-        loser.clock.appendHex(to: &out)
-        out.append(slash)
-        out.append(contentsOf: loser.origin.utf8)
-        return String(decoding: out, as: UTF8.self)
-    }
 }

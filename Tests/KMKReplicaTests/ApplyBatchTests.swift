@@ -60,4 +60,43 @@ struct ApplyBatchTests {
         let again = try r.apply(update)
         #expect(again.applied == 0 && again.conflicts.isEmpty)
     }
+
+    /// The ledger keys each entry by its parts (SPEC.md §8): a losing write that arrives again
+    /// records nothing new, and a conflict between the same writes in another field, or with
+    /// another losing origin, is its own entry. Origins are stored as site numbers and listed as
+    /// replica ids, this replica's own included.
+    @Test("a conflict resolved twice is one ledger entry; origins come back as replica ids")
+    func ledgerKey() throws {
+        let dir = try TempDir()
+        let clock = ManualClock()
+        let r = try Replica.create(at: dir.path("r.kmk"), municipality: eskilstuna, replicaID: "rrrrrrrr-0000-4000-8000-000000000000",
+                                   now: clock.clock)
+        let t0 = clock.millis
+        let id = "0c2f0000-0000-4000-8000-000000000000"
+        #expect(try r.apply(creation(id, name: "first", ms: t0 - 5000, origin: Self.one)).applied == 3)
+        try r.update("venue", id: id, fields: ["name": .text("mine"), "membership": .text("left")])
+        // Two origins that had not seen the local edit write both fields earlier: each loses.
+        let losing = [change(id, "name", .text("two's"), ms: t0 - 1000, origin: Self.two),
+                      change(id, "membership", .text("member"), ms: t0 - 1000, origin: Self.two),
+                      change(id, "name", .text("one's"), ms: t0 - 900, origin: Self.one)]
+        let first = try r.apply(losing)
+        #expect(first.applied == 0 && first.conflicts.count == 3)
+        for again in 1...2 {
+            let repeated = try r.apply(losing)
+            #expect(repeated.conflicts.isEmpty, "apply \(again + 1)")
+        }
+        let entries = try r.conflicts(since: nil)
+        // As the apply reported them (bases are not kept in the ledger).
+        func parts(_ e: LedgerEntry) -> String {
+            "\(e.entity) \(e.id) \(e.field) \(e.deleteWon) \(e.winner.value) \(e.winner.clock) \(e.winner.origin) "
+                + "\(e.loser.value) \(e.loser.clock) \(e.loser.origin) \(e.resolvedAt)"
+        }
+        #expect(entries.map(parts) == first.conflicts.map(parts))
+        #expect(entries.map(\.field) == ["name", "membership", "name"])
+        #expect(entries.allSatisfy { $0.winner.origin == r.replicaID && $0.winner.value != $0.loser.value })
+        #expect(entries.map(\.loser.origin) == [Self.two, Self.two, Self.one])
+        #expect(entries.map(\.loser.value) == [.text("two's"), .text("member"), .text("one's")])
+        #expect(try r.record("venue", id: id)?["name"] == .text("mine"))
+        r.close()
+    }
 }

@@ -75,7 +75,33 @@ struct LayoutMigrationTests {
         #expect(Set(batch.batch.changes.map(key)) == unpushed)
     }
 
-    @Test("a layout-1 file opens as layout 3 with every record, change, ledger entry and push state kept")
+    /// The merge ledger of a file of layout 1 to 3 as the sqlite3 shell reads it, in listing
+    /// order: `entity|id|field|delete_won|value|clock|origin|value|clock|origin|resolved_at`
+    /// (winner, then loser; values quoted as SQL).
+    func oldLedger(_ path: String) throws -> [String] {
+        try query(path, """
+            SELECT entity, pk, field, delete_won, quote(win_val), win_hlc, win_origin, quote(lose_val), lose_hlc, lose_origin, \
+            resolved_at FROM kmk_ledger ORDER BY resolved_at, id
+            """)
+    }
+
+    /// The replica's ledger (``Replica/conflicts(since:)``) in the form of ``oldLedger(_:)``.
+    func ledger(_ r: Replica) throws -> [String] {
+        func quoted(_ v: Value) -> String {
+            switch v {
+            case .null: "NULL"
+            case .integer(let i): String(i)
+            case .real(let d): String(d)
+            case .text(let s): "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+            }
+        }
+        return try r.conflicts(since: nil).map { e in
+            [e.entity, e.id, e.field, e.deleteWon ? "1" : "0", quoted(e.winner.value), String(e.winner.clock.int64), e.winner.origin,
+             quoted(e.loser.value), String(e.loser.clock.int64), e.loser.origin, String(e.resolvedAt.int64)].joined(separator: "|")
+        }
+    }
+
+    @Test("a layout-1 file opens as layout 4 with every record, change, ledger entry and push state kept")
     func migratesFixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
@@ -84,14 +110,14 @@ struct LayoutMigrationTests {
         let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
         let unpushed = Set(try query(path, "SELECT tbl, pk, col FROM kmk_clock WHERE seq > \(pushed) OR seq IS NULL").map(key))
         let pending = Set(try query(path, "SELECT tbl, pk, col FROM kmk_clock WHERE seq IS NULL").map(key))
-        let ledger = try query(path, "SELECT count(*) FROM kmk_ledger")
-        #expect(pending.count == 1 && unpushed.count > pending.count && ledger != ["0"], "the fixture covers these cases")
+        let ledger = try oldLedger(path)
+        #expect(pending.count == 1 && unpushed.count > pending.count && !ledger.isEmpty, "the fixture covers these cases")
 
         let clock = ManualClock("2026-11-27T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(3))
+        #expect(try r.meta("log_layout") == .integer(4))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name = 'kmk_clock'") == ["0"])
-        #expect(try query(path, "SELECT count(*) FROM kmk_ledger") == ledger)
+        #expect(try self.ledger(r) == ledger)
         #expect(try r.check().filter { !$0.ok }.map(\.detail) == [])
 
         // The records, local-only fields included, as the layout-1 build exported them.
@@ -120,7 +146,7 @@ struct LayoutMigrationTests {
         // Opening again changes nothing more.
         let after = r.path
         r = try Replica.open(at: after, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(3))
+        #expect(try r.meta("log_layout") == .integer(4))
         r.close()
     }
 
@@ -139,7 +165,7 @@ struct LayoutMigrationTests {
         return out
     }
 
-    @Test("a layout-2 file opens as layout 3 with every record, change, clock, ledger entry and push state kept")
+    @Test("a layout-2 file opens as layout 4 with every record, change, clock, ledger entry and push state kept")
     func migratesLayout2Fixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
@@ -149,15 +175,15 @@ struct LayoutMigrationTests {
         let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
         let pending = try layout2Registers(path, "q = -1")
         let unpushed = try layout2Registers(path, "(q = -1 OR q > \(pushed))")
-        let ledger = try query(path, "SELECT count(*) FROM kmk_ledger")
+        let ledger = try oldLedger(path)
         let recordSeqs = try query(path, "SELECT id, seq FROM kmk_venue_clock WHERE seq IS NOT NULL ORDER BY id")
-        #expect(pending.count >= 3 && unpushed.count > pending.count && ledger != ["0"], "the fixture covers these cases")
+        #expect(pending.count >= 3 && unpushed.count > pending.count && !ledger.isEmpty, "the fixture covers these cases")
 
         let clock = ManualClock("2026-11-28T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(3))
+        #expect(try r.meta("log_layout") == .integer(4))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout2%'") == ["0"])
-        #expect(try query(path, "SELECT count(*) FROM kmk_ledger") == ledger)
+        #expect(try self.ledger(r) == ledger)
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
         // Records keep their numbers (the pending ones were numbered when the file was opened).
         let after = Dictionary(uniqueKeysWithValues: try query(path, "SELECT id, seq FROM kmk_venue_clock").map {
@@ -191,7 +217,61 @@ struct LayoutMigrationTests {
         r.close()
 
         r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(3))
+        #expect(try r.meta("log_layout") == .integer(4))
+        r.close()
+    }
+
+    @Test("a layout-3 file opens as layout 4: the ledger moves to site numbers, an origin it alone names gets one, the clock rows stay as they are")
+    func migratesLayout3Fixture() throws {
+        let dir = try TempDir()
+        let path = dir.path("old.kmk")
+        let fixtures = PackageDirectory.url("Fixtures/layout3")
+        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout3.kmk").path, toPath: path)
+        #expect(try query(path, "SELECT value FROM kmk_meta WHERE key = 'log_layout'") == ["3"])
+        // A write that only ever lost here: its origin is in no clock row, so not in kmk_site.
+        let stranger = "99999999-0000-4000-8000-000000000000"
+        let venue = try #require(try query(path, "SELECT id FROM venue ORDER BY id LIMIT 1").first)
+        _ = try query(path, """
+            INSERT INTO kmk_ledger (id, entity, pk, field, delete_won, win_val, win_hlc, win_origin, lose_val, lose_hlc, lose_origin, \
+            resolved_at) SELECT 'venue/\(venue)/address/k', 'venue', '\(venue)', 'address', 0, 'Storgatan 1', 117680033089454080, \
+            (SELECT replica FROM kmk_site WHERE site = 0), 'O''Learys väg 2', 117680033080147968, '\(stranger)', max(resolved_at) + 1 \
+            FROM kmk_ledger
+            """)
+        let ledger = try oldLedger(path)
+        #expect(ledger.count == 4 && ledger.last?.contains(stranger) == true, "the fixture covers these cases")
+        let clockTables = Schema.current.entities.map { "kmk_\($0.name)_clock" }
+        func clockRows() throws -> [String] {
+            try clockTables.flatMap { try query(path, "SELECT '\($0)', * FROM \($0) ORDER BY id") }
+        }
+        let clocks = try clockRows()
+        let triggers = try query(path, "SELECT name, replace(sql, char(10), ' ') FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        #expect(clocks.count > 90 && triggers.count == 4 * clockTables.count)
+
+        let clock = ManualClock("2026-11-29T08:00:00Z")
+        var r = try Replica.open(at: path, now: clock.clock)
+        #expect(try r.meta("log_layout") == .integer(4))
+        #expect(try self.ledger(r) == ledger)
+        #expect(try query(path, "SELECT count(*) FROM kmk_site WHERE replica = '\(stranger)'") == ["1"])
+        #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout3%' OR name = 'kmk_ledger_time'") == ["0"])
+        #expect(try clockRows() == clocks)
+        #expect(try query(path, "SELECT name, replace(sql, char(10), ' ') FROM sqlite_master WHERE type = 'trigger' ORDER BY name") == triggers)
+        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout3.export-local.json"), encoding: .utf8)
+        #expect(try r.export(includeLocal: true).encoded() == export)
+        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout3.log.jsonl"), pending: [], openedAt: clock)
+
+        // The triggers capture as before, and a conflict after the migration joins the ledger.
+        _ = try sqlite3Shell(path, "UPDATE venue SET staff_count = 4141 WHERE id = '\(venue)';")
+        r.close()
+        r = try Replica.open(at: path, now: clock.clock)
+        let captured = try r.log(limit: 100_000).map(\.change).filter { $0.id == venue && $0.field == "staff_count" }
+        #expect(captured.count == 1 && captured.first?.value == .integer(4141) && captured.first?.origin == r.replicaID
+            && captured.first?.clock.millis == clock.millis)
+        let lost = Change(entity: "venue", id: venue, field: "staff_count", value: .integer(3), clock: HLC(millis: clock.millis - 60_000, counter: 0),
+                          origin: stranger, municipality: "0484")
+        #expect(try r.apply([lost]).conflicts.count == 1)
+        let now = try self.ledger(r)
+        #expect(now.count == 5 && Array(now.prefix(4)) == ledger && now[4].contains("|staff_count|0|4141|") && now[4].contains("|\(stranger)|"))
         r.close()
     }
 }
