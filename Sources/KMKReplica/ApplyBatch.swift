@@ -96,7 +96,7 @@ struct ApplyBatch {
         let e = t.entity
         let s = Statements(
             any: try db.cached("SELECT 1 FROM \(t.clock) LIMIT 1"),
-            selectIn: try db.cached(t.selectStored("WHERE c.id IN (SELECT value FROM json_each(?1))")),
+            selectIn: try db.cached(t.select("WHERE c.id IN (SELECT value FROM json_each(?1))")),
             insertClock: try db.cached(t.insertClock), updateClock: try db.cached(t.updateClock), keep: try db.cached(t.keep),
             insert: try db.cached("INSERT INTO \(e.name) (" + (["id"] + e.fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
                 + Array(repeating: "?", count: e.fields.count + 1).joined(separator: ", ") + ")"),
@@ -159,29 +159,21 @@ struct ApplyBatch {
         return at
     }
 
-    /// Fills a record's registers from its row of ``LogTable/selectStored(_:)``, decoding the
-    /// stored registers as ``LogTable/select(_:)`` does in SQL (``LogTable/clockOf(_:_:)``,
-    /// ``LogTable/baseOf(_:_:)``, ``LogTable/seqOf(_:_:)``): a register never written (no clock,
-    /// no number) is skipped. (Static: a method of the batch given one of its records inout would
-    /// copy ``records`` for every row.)
+    /// Fills a record's registers from its row of ``LogTable/select(_:)``. (Static: a method of
+    /// the batch given one of its records inout would copy ``records`` for every row.)
     private static func read(_ row: Statement, into record: inout Touched, replica: Replica) {
         let t = record.table
-        let reference = row.isNull(LogTable.referenceColumn) ? nil : row.int64(LogTable.referenceColumn)
-        let recordSeq = row.isNull(2) ? nil : row.int64(2)
         for (i, n) in t.registers.enumerated() {
             let c = t.registerColumn(i)
-            let h = row.isNull(c) ? nil : row.int64(c)
-            let q = row.isNull(c + 3) ? nil : row.int64(c + 3)
-            guard let number = h == nil ? q : q ?? recordSeq else { continue }
-            let s = Stored(h: h.flatMap { h in reference.map { $0 + h } }, s: row.int64(c + 1),
-                           b: row.isNull(c + 2) ? 0 : reference.map { $0 + row.int64(c + 2) } ?? 0, q: number)
+            guard !row.isNull(c + 3) else { continue }
+            let s = Stored(h: row.isNull(c) ? nil : row.int64(c), s: row.int64(c + 1), b: row.int64(c + 2), q: row.int64(c + 3))
             record.stored[n] = s
             record.registers[n] = RegisterState(value: n == 0 ? .integer(row.int64(1)) : row.value(t.valueColumn(i - 1)),
                                                 clock: HLC(int64: s.h ?? 0), origin: replica.siteID(s.s), base: HLC(int64: s.b))
         }
         record.wasAlive = record.alive
         record.hasClockRow = true
-        record.reference = reference
+        record.reference = row.isNull(LogTable.referenceColumn) ? nil : row.int64(LogTable.referenceColumn)
     }
 
     /// Writes each record the batch wrote: its clock row, with the next sequence number after

@@ -278,29 +278,17 @@ struct LogTable {
     }
 
     /// The columns of ``select(_:)``: id, cl, seq, t, then each register's h, s, b, q decoded
-    /// (absolute clock or NULL, site, absolute base or 0, sequence number, -1 or NULL), or as
-    /// stored when `decoded` is false, then each synced field's value (from the live row, or the
-    /// kept values of a record not alive).
-    private func selectColumns(decoded: Bool) -> String {
+    /// (absolute clock or NULL, site, absolute base or 0, sequence number, -1 or NULL), then each
+    /// synced field's value (from the live row, or the kept values of a record not alive).
+    var selectColumns: String {
         let values = fields.map { "CASE WHEN c.cl % 2 = 1 THEN d.\($0.name) ELSE g.\($0.name) END" }
-        let regs = decoded
-            ? registers.flatMap { ["\(Self.clockOf($0, "c."))", "c.s\($0)", Self.baseOf($0, "c."), Self.seqOf($0, "c.")] }
-            : registerColumns.map { "c.\($0)" }
+        let regs = registers.flatMap { ["\(Self.clockOf($0, "c."))", "c.s\($0)", Self.baseOf($0, "c."), Self.seqOf($0, "c.")] }
         return (["c.id", "c.cl", "c.seq", "c.t"] + regs + values).joined(separator: ", ")
     }
 
     /// Reads records with their registers and values; `tail` is the WHERE/ORDER clause.
-    func select(_ tail: String) -> String { select(tail, decoded: true) }
-
-    /// The same rows and columns as ``select(_:)``, with each register's four columns as stored
-    /// (relative clock and base, number NULL when the record's): for a reader that decodes them
-    /// itself, where evaluating the decoding in SQL for every register costs more
-    /// (``ApplyBatch``).
-    func selectStored(_ tail: String) -> String { select(tail, decoded: false) }
-
-    private func select(_ tail: String, decoded: Bool) -> String {
-        "SELECT \(selectColumns(decoded: decoded)) FROM \(clock) c LEFT JOIN \(entity.name) d ON d.id = c.id "
-            + "LEFT JOIN \(gone) g ON g.id = c.id \(tail)"
+    func select(_ tail: String) -> String {
+        "SELECT \(selectColumns) FROM \(clock) c LEFT JOIN \(entity.name) d ON d.id = c.id LEFT JOIN \(gone) g ON g.id = c.id \(tail)"
     }
 
     /// Column index of the reference clock `t` in ``select(_:)``.
