@@ -23,16 +23,19 @@ struct HubServe: AsyncParsableCommand {
             + "'listening on http://HOST:PORT'. Logs (one line per request) go to standard error."
     )
 
+    /// The options' defaults are the hub's own (one place to change them).
+    private static let defaults = HubConfiguration(databasePath: "")
+
     @Option(help: "The hub store file (created when missing).") var db: String
-    @Option(help: "The address to listen on.") var host = "127.0.0.1"
-    @Option(help: "The port; 0 binds an ephemeral one.") var port = 8080
-    @Option(help: "The most changes one push batch may hold.") var maxBatchChanges = 5_000
-    @Option(help: "The most bytes one push body may hold.") var maxBatchBytes = 4 * 1024 * 1024
-    @Option(help: "The most changes one pull page returns.") var pageLimit = 5_000
+    @Option(help: "The address to listen on.") var host = defaults.host
+    @Option(help: "The port; 0 binds an ephemeral one.") var port = defaults.port
+    @Option(help: "The most changes one push batch may hold.") var maxBatchChanges = defaults.maxBatchChanges
+    @Option(help: "The most bytes one push body may hold.") var maxBatchBytes = defaults.maxBatchBytes
+    @Option(help: "The most changes one pull page returns.") var pageLimit = defaults.pageLimit
     @Option(help: "Refuse changes whose clock is more than this many seconds ahead of the hub's clock.")
-    var maxDriftSeconds: UInt64 = Replica.defaultMaxDrift / 1000
+    var maxDriftSeconds: UInt64 = defaults.maxDrift / 1000
     @Option(help: "Close a connection that sends nothing for this many seconds (mid-request or between requests).")
-    var idleTimeout: Int64 = 60
+    var idleTimeout: Int64 = defaults.idleTimeoutSeconds
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func validate() throws {
