@@ -20,6 +20,12 @@ struct ApplyBatchTests {
          change(id, "membership", .text("member"), ms: ms, origin: origin)]
     }
 
+    /// A new replica of Eskilstuna in `dir`, on `clock`.
+    func replica(in dir: TempDir, _ clock: ManualClock) throws -> Replica {
+        try Replica.create(at: dir.path("r.kmk"), municipality: eskilstuna, replicaID: "rrrrrrrr-0000-4000-8000-000000000000",
+                           now: clock.clock)
+    }
+
     /// Apply reads the registers of a batch's records with one query per entity and up to 10,000
     /// ids (a JSON array). A known record it failed to find would look new: its remote write
     /// would win without a ledger entry and its row would not be updated.
@@ -27,8 +33,7 @@ struct ApplyBatchTests {
     func knownAndNew() throws {
         let dir = try TempDir()
         let clock = ManualClock()
-        let r = try Replica.create(at: dir.path("r.kmk"), municipality: eskilstuna, replicaID: "rrrrrrrr-0000-4000-8000-000000000000",
-                                   now: clock.clock)
+        let r = try replica(in: dir, clock)
         let t0 = clock.millis
         // Record ids are 36 characters long (the domain table checks it).
         func id(_ s: String) -> String { s + String(repeating: "x", count: 36 - s.unicodeScalars.count) }
@@ -69,8 +74,7 @@ struct ApplyBatchTests {
     func ledgerKey() throws {
         let dir = try TempDir()
         let clock = ManualClock()
-        let r = try Replica.create(at: dir.path("r.kmk"), municipality: eskilstuna, replicaID: "rrrrrrrr-0000-4000-8000-000000000000",
-                                   now: clock.clock)
+        let r = try replica(in: dir, clock)
         let t0 = clock.millis
         let id = "0c2f0000-0000-4000-8000-000000000000"
         #expect(try r.apply(creation(id, name: "first", ms: t0 - 5000, origin: Self.one)).applied == 3)
