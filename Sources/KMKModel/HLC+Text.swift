@@ -19,7 +19,7 @@ extension HLC {
     /// `YYYY-MM-DDTHH:MM[:SS[.fff]]Z` (or a bare date, meaning midnight UTC). Returns milliseconds.
     public static func parseTime(_ text: String) -> UInt64? {
         if let ms = UInt64(text) { return ms }
-        let parts = text.split(separator: "T", maxSplits: 1).map(String.init)
+        let parts = text.split(separator: "T", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let date = ISODate(parts[0]) else { return nil }
         var ms = Int64(date.daysSinceEpoch) * 86_400_000
         if parts.count == 2 {

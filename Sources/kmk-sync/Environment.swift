@@ -7,10 +7,11 @@ enum Environment {
     static var values: [String: String] { ProcessInfo.processInfo.environment }
 
     /// The wall clock: the system's, or `KMK_NOW` (milliseconds or ISO 8601 UTC) for tests and
-    /// drills; `KMK_CLOCK_OFFSET_MS` shifts it (to simulate a machine whose clock is wrong).
+    /// drills (empty: unset); `KMK_CLOCK_OFFSET_MS` shifts it (to simulate a machine whose clock
+    /// is wrong).
     static func wallClock() throws -> Replica.WallClock {
         let offset = Int64(values["KMK_CLOCK_OFFSET_MS"] ?? "0") ?? 0
-        if let fixed = values["KMK_NOW"] {
+        if let fixed = values["KMK_NOW"], !fixed.isEmpty {
             guard let ms = HLC.parseTime(fixed) else {
                 throw CLIFailure.usage("KMK_NOW='\(fixed)' is not a time; use milliseconds or YYYY-MM-DDTHH:MM:SSZ")
             }

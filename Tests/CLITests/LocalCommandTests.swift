@@ -58,6 +58,14 @@ struct LocalCommandTests {
         #expect(missing.status == 65 && missing.stderr.contains("membership"))
         let unknownField = try cli.run("venue", "add", "namn=X")
         #expect(unknownField.status == 64 && unknownField.stderr.contains("has no field 'namn'"))
+        // A wall clock that is not a time is a usage error (a bare "T" once crashed the parser);
+        // an empty KMK_NOW is unset.
+        cli.environment["KMK_NOW"] = "T"
+        let badNow = try cli.run("venue", "list")
+        #expect(badNow.status == 64 && badNow.stderr.contains("KMK_NOW='T' is not a time"), "\(badNow.stderr)")
+        cli.environment["KMK_NOW"] = ""
+        #expect(try cli.run("venue", "list").status == 0)
+        cli.environment.removeValue(forKey: "KMK_NOW")
         let unknownEntity = try cli.run("set", "krog", "x")
         #expect(unknownEntity.status == 64)
         let date = try cli.run("training", "add", "held_on=2016-02-30", "organiser=police")

@@ -65,4 +65,13 @@ struct HLCTests {
         #expect(HLC(millis: 0, counter: 0).iso == "1970-01-01T00:00:00.000Z")
         #expect(HLC(millis: HLC.parseTime("2016-04-30T22:15:01.5Z")!, counter: 2).iso == "2016-04-30T22:15:01.500Z+2")
     }
+
+    @Test("times that are not times read as nil, whatever their shape (empty, a bare T, a date with an empty time)")
+    func parseTimeRefuses() {
+        for text in ["", "T", "TT", "T10:00Z", "2026-11-26T", "2026-11-26TZ", "2026-11-26T10Z", "2026-13-01", "-5", "now"] {
+            #expect(HLC.parseTime(text) == nil, "'\(text)'")
+        }
+        #expect(HLC.parseTime("2026-11-26") == HLC.parseTime("2026-11-26T00:00Z"))
+        #expect(HLC.parseTime("1764115200000") == 1_764_115_200_000)
+    }
 }
