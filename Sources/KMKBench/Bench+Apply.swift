@@ -45,7 +45,7 @@ extension Bench {
                     + "\(merged.conflicts.count) conflicts recorded (expected all)")
             }
             // Baseline: changesets recorded by the session extension on a plain copy.
-            let source0 = try newPlain("p2-plain-source", like: targetPath)
+            let source0 = try newPlain("p2-plain-source")
             let insert = try source0.prepare("INSERT INTO venue (id, " + VenueRows.fields.joined(separator: ", ") + ") VALUES ("
                 + Array(repeating: "?", count: VenueRows.fields.count + 1).joined(separator: ", ") + ")")
             let createSet = try Changeset.record(source0) {
@@ -59,7 +59,7 @@ extension Bench {
                 for i in 0..<n { try update.run([remote.values[i][1], remote.values[i][6], .text(rows.ids[i])]) }
                 try source0.execute("COMMIT")
             }
-            let plain = try newPlain("p2-plain-target", like: targetPath)
+            let plain = try newPlain("p2-plain-target")
             let (_, tPlainCreate) = try time { try createSet.apply(to: plain) }
             let plainAfterCreate = try plain.contentHash(table: "venue", columns: VenueRows.hashColumns)
             let localUpdate = try plain.prepare("UPDATE venue SET address = ?, staff_count = ? WHERE id = ?")

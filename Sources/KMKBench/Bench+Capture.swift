@@ -36,7 +36,7 @@ extension Bench {
                     + "updates' clock and \(n) new sequence numbers")
             }
             // Baseline: the same table, no triggers, one prepared statement, one transaction.
-            let plain = try newPlain("p1-plain", like: path)
+            let plain = try newPlain("p1-plain")
             let insert = try plain.prepare("INSERT INTO venue (id, " + VenueRows.fields.joined(separator: ", ") + ") VALUES ("
                 + Array(repeating: "?", count: VenueRows.fields.count + 1).joined(separator: ", ") + ")")
             let (_, tPlainInsert) = try time {
@@ -76,9 +76,11 @@ extension Bench {
     func capturedCount(_ path: String) throws -> (changes: Int, pending: Int, newest: Int, maxSeq: Int64) {
         let f = try SQLiteFile(path: path)
         let registers = [0] + EntitySpec.venue.syncedFields.map(\.number)
-        let table = "kmk_\(EntitySpec.venue.name)_clock"
-        // Layout 3: clocks are stored relative to the row's `t`; a register was written when it
-        // has a clock or is pending.
+        let columns = (["seq", "t"] + registers.flatMap { ["h\($0)", "q\($0)"] }).joined(separator: ", ")
+        let table = "(SELECT \(columns) FROM venue UNION ALL SELECT \(columns) FROM kmk_venue_gone)"
+        // Layout 5: the registers are columns of each record's row (live, or kept as not alive);
+        // clocks are stored relative to the row's `t`; a register was written when it has a clock
+        // or is pending.
         let newest = "(SELECT max(max(" + registers.map { "coalesce(t + h\($0), 0)" }.joined(separator: ", ") + ")) FROM \(table))"
         return (Int(try f.scalar("SELECT sum(" + registers.map { "(h\($0) IS NOT NULL OR q\($0) IS NOT NULL)" }.joined(separator: " + ")
                     + ") FROM \(table)")),

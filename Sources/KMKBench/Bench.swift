@@ -117,12 +117,12 @@ public final class Bench {
         try Replica.create(at: newPath(name + ".kmk"), municipality: municipality)
     }
 
-    /// A plain SQLite file (WAL, like a replica) holding a `venue` table identical to ours, no triggers.
-    func newPlain(_ name: String, like replicaPath: String) throws -> SQLiteFile {
-        let ddl = try SQLiteFile(path: replicaPath).tableSQL("venue")
+    /// A plain SQLite file (WAL, like a replica) holding a `venue` table with our columns, CHECK
+    /// constraints and indexes, without the change log's register columns and triggers.
+    func newPlain(_ name: String) throws -> SQLiteFile {
         let plain = try SQLiteFile(path: newPath(name + ".db"))
         try plain.execute("PRAGMA journal_mode = WAL")
-        try plain.execute(ddl)
+        try plain.execute(Replica.plainTableSQL(.venue))
         return plain
     }
 

@@ -45,13 +45,6 @@ final class SQLiteFile {
         return try s.step() ? sqlite3_column_int64(s.handle, 0) : 0
     }
 
-    /// The `CREATE TABLE` statement of a table, to build a baseline table identical to ours.
-    func tableSQL(_ table: String) throws -> String {
-        let s = try prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '\(table)'")
-        guard try s.step(), let p = sqlite3_column_text(s.handle, 0) else { throw BenchError("no table \(table) in \(path)") }
-        return String(cString: p)
-    }
-
     /// The bytes of the database file once the WAL is checkpointed into it.
     func fileBytes() throws -> Int64 {
         try execute("PRAGMA wal_checkpoint(TRUNCATE)")

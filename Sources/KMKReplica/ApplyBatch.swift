@@ -2,13 +2,14 @@ import KMKModel
 import KMKSync
 
 /// What one batch of remote changes touched: each record's registers as stored (read once, with
-/// its clock row, and kept current as the batch merges into them) and what its rows need when
-/// the batch ends. A record is then written once: one clock row, and one INSERT, UPDATE or
-/// DELETE of its domain row, however many of its fields the batch held. The merge itself is
-/// unchanged: every change is still merged into its own register, in order, by SPEC.md §7's rules.
+/// its row, and kept current as the batch merges into them) and what its row needs when the
+/// batch ends. A record is then written once: its row with its registers (moved between the
+/// entity's table and `gone` when it died or came alive), however many of its fields the batch
+/// held. The merge itself is unchanged: every change is still merged into its own register, in
+/// order, by SPEC.md §7's rules.
 struct ApplyBatch {
-    /// A register's columns as ``LogTable/select(_:)`` reads them (absolute, decoded): clock (nil
-    /// while pending), site, base (0: none) and sequence number (-1 while pending).
+    /// A register's columns as ``LogTable/select(_:order:)`` reads them (absolute, decoded): clock
+    /// (nil while pending), site, base (0: none) and sequence number (-1 while pending).
     struct Stored {
         var h: Int64?
         var s: Int64
@@ -27,9 +28,9 @@ struct ApplyBatch {
         var written: [Bool]
         /// Whether the domain row existed when the batch began.
         var wasAlive: Bool
-        /// Whether the record had a clock row when the batch began.
-        var hasClockRow = false
-        /// The clock row's reference clock `t`, when it has one (``LogTable``).
+        /// Whether the record had a row (in either table) when the batch began.
+        var hasRow = false
+        /// The row's reference clock `t`, when it has one (``LogTable``).
         var reference: Int64?
         /// Whether the record came alive in this batch: its row is then written whole from its registers.
         var revived = false
@@ -69,14 +70,14 @@ struct ApplyBatch {
 
     /// One entity's prepared statements, looked up once per batch (not by their SQL per record).
     private struct Statements {
-        /// Whether the clock table has a row.
+        /// Whether the entity has a record (a row in either table).
         let any: Statement
         /// The records whose ids are in the JSON array ?1.
         let selectIn: Statement
-        let insertClock: Statement
-        let updateClock: Statement
-        let keep: Statement
+        /// A live record's whole row with its registers: the id, every field, then the registers.
         let insert: Statement
+        /// A record that is not alive: the id, its synced values, then the registers.
+        let keep: Statement
         let delete: Statement
         let unkeep: Statement
     }
@@ -94,13 +95,17 @@ struct ApplyBatch {
     private mutating func statements(_ t: LogTable) throws -> Statements {
         if let s = statements[t.entity.number] { return s }
         let e = t.entity
+        let registers = t.allRegisterColumns
+        func insert(_ verb: String, _ table: String, _ columns: [String]) -> String {
+            "\(verb) INTO \(table) (" + columns.joined(separator: ", ") + ") VALUES ("
+                + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        }
         let s = Statements(
-            any: try db.cached("SELECT 1 FROM \(t.clock) LIMIT 1"),
-            selectIn: try db.cached(t.select("WHERE c.id IN (SELECT value FROM json_each(?1))")),
-            insertClock: try db.cached(t.insertClock), updateClock: try db.cached(t.updateClock), keep: try db.cached(t.keep),
-            insert: try db.cached("INSERT INTO \(e.name) (" + (["id"] + e.fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
-                + Array(repeating: "?", count: e.fields.count + 1).joined(separator: ", ") + ")"),
-            delete: try db.cached("DELETE FROM \(e.name) WHERE id = ?"), unkeep: try db.cached("DELETE FROM \(t.gone) WHERE id = ?"))
+            any: try db.cached("SELECT 1 WHERE EXISTS (SELECT 1 FROM \(t.live)) OR EXISTS (SELECT 1 FROM \(t.gone))"),
+            selectIn: try db.cached(t.select("c.id IN (SELECT value FROM json_each(?1))")),
+            insert: try db.cached(insert("INSERT", t.live, ["id"] + e.fields.map(\.name) + registers)),
+            keep: try db.cached(insert("INSERT OR REPLACE", t.gone, ["id"] + t.fields.map(\.name) + registers)),
+            delete: try db.cached("DELETE FROM \(t.live) WHERE id = ?"), unkeep: try db.cached("DELETE FROM \(t.gone) WHERE id = ?"))
         statements[e.number] = s
         return s
     }
@@ -110,7 +115,7 @@ struct ApplyBatch {
 
     /// Finds the record of each change, in order, and reads the registers of those this replica
     /// knows: one query per entity and up to ``idsPerRead`` ids (a JSON array bound to
-    /// ``LogTable/select(_:)``), none when the entity's clock table is empty (every record is then
+    /// ``LogTable/select(_:order:)``), none when the entity has no record at all (every record is then
     /// new). A record not found has no registers. Records are kept in the order the changes first
     /// name them. Returns, for each change, its record's position in ``records``.
     mutating func load(_ changes: [Change], table: (String) -> LogTable, replica: Replica) throws -> [Int] {
@@ -159,7 +164,7 @@ struct ApplyBatch {
         return at
     }
 
-    /// Fills a record's registers from its row of ``LogTable/select(_:)``. (Static: a method of
+    /// Fills a record's registers from its row of ``LogTable/select(_:order:)``. (Static: a method of
     /// the batch given one of its records inout would copy ``records`` for every row.)
     private static func read(_ row: Statement, into record: inout Touched, replica: Replica) {
         let t = record.table
@@ -172,82 +177,94 @@ struct ApplyBatch {
                                                 clock: HLC(int64: s.h ?? 0), origin: replica.siteID(s.s), base: HLC(int64: s.b))
         }
         record.wasAlive = record.alive
-        record.hasClockRow = true
+        record.hasRow = true
         record.reference = row.isNull(LogTable.referenceColumn) ? nil : row.int64(LogTable.referenceColumn)
     }
 
-    /// Writes each record the batch wrote: its clock row, with the next sequence number after
-    /// `lastSeq` for its written registers and for those not yet pushed (above `pushed`, SPEC.md
-    /// §4); its domain row (deleted when it died, inserted whole when it came alive, otherwise the
-    /// changed columns updated); and its kept values when it is not alive. Returns the last
-    /// sequence number issued.
+    /// Writes each record the batch wrote, with the next sequence number after `lastSeq` for its
+    /// written registers and for those not yet pushed (above `pushed`, SPEC.md §4): a live
+    /// record's row (inserted whole when it came alive, otherwise its changed columns and its
+    /// registers updated), or a record's row in `gone` when it is not alive (its row in the
+    /// entity's table deleted when it died). Returns the last sequence number issued.
     mutating func writeRows(lastSeq: Int64, pushed: Int64, site: (String) throws -> Int64) throws -> Int64 {
         var seq = lastSeq
         var sites = SiteCache()
         for r in records where r.isWritten {
             seq += 1
             let st = try statements(r.table)
-            try writeClock(r, r.hasClockRow ? st.updateClock : st.insertClock, seq: seq, pushed: pushed, sites: &sites, site: site)
+            let registers = try encode(r, seq: seq, pushed: pushed, sites: &sites, site: site)
             if r.alive {
                 if r.revived {
                     if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
-                    try insert(r, st.insert)
-                } else if !r.changed.isEmpty {
-                    try update(r)
+                    try insert(r, st.insert, registers)
+                    // A record that was not alive had a row in `gone` if it had registers at all.
+                    if !r.wasAlive, r.hasRow { try st.unkeep.run { $0.bind(r.id, at: 1) } }
+                } else {
+                    try update(r, registers)
                 }
-                // Values are kept only for a record with a clock row: a new record has none to drop.
-                if !r.wasAlive, r.hasClockRow { try st.unkeep.run { $0.bind(r.id, at: 1) } }
             } else {
                 if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
-                try keep(r, st.keep)
+                try keep(r, st.keep, registers)
             }
         }
         return seq
     }
 
-    /// Writes a record's clock row in the encoding of ``LogTable``: clocks and bases relative to
-    /// the row's reference clock (kept when it has one, else the lifecycle's or first register's
+    /// A record's register columns (``LogTable/allRegisterColumns``) as they are bound.
+    struct Encoded {
+        var cl: Int64
+        /// nil while something in the row is pending.
+        var seq: Int64?
+        var reference: Int64?
+        /// h, s, b, q of each register in ``LogTable/registers`` order, nil for NULL.
+        var columns: [Int64?]
+
+        func bind(to st: Statement, from first: Int32) {
+            st.bind(cl, at: first)
+            if let seq { st.bind(seq, at: first + 1) } else { st.bindNull(at: first + 1) }
+            if let reference { st.bind(reference, at: first + 2) } else { st.bindNull(at: first + 2) }
+            for (i, c) in columns.enumerated() {
+                if let c { st.bind(c, at: first + 3 + Int32(i)) } else { st.bindNull(at: first + 3 + Int32(i)) }
+            }
+        }
+    }
+
+    /// Encodes a record's registers as ``LogTable`` stores them: clocks and bases relative to the
+    /// row's reference clock (kept when it has one, else the lifecycle's or first register's
     /// clock), and a sequence number equal to the record's not stored.
-    private func writeClock(_ r: Touched, _ write: Statement, seq: Int64, pushed: Int64, sites: inout SiteCache,
-                            site: (String) throws -> Int64) throws {
+    private func encode(_ r: Touched, seq: Int64, pushed: Int64, sites: inout SiteCache,
+                        site: (String) throws -> Int64) throws -> Encoded {
         let t = r.table
         var pending = false
-        var columns: [Stored?] = []
-        columns.reserveCapacity(t.registers.count)
+        var stored: [Stored?] = []
+        stored.reserveCapacity(t.registers.count)
         for n in t.registers {
             if r.written[n], let state = r.registers[n] {
-                columns.append(Stored(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq))
+                stored.append(Stored(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq))
             } else if var old = r.stored[n] {
                 if old.q > pushed { old.q = seq }
                 if old.q < 0 { pending = true }
-                columns.append(old)
+                stored.append(old)
             } else {
-                columns.append(nil)
+                stored.append(nil)
             }
         }
-        let reference = r.reference ?? columns.lazy.compactMap { $0?.h }.first
-            ?? columns.lazy.compactMap { $0.flatMap { $0.b == 0 ? nil : $0.b } }.first
-        try write.run { st in
-            st.bind(r.id, at: 1)
-            st.bind(r.registers[0]?.causalLength ?? 0, at: 2)
-            if pending { st.bindNull(at: 3) } else { st.bind(seq, at: 3) }
-            if let reference { st.bind(reference, at: 4) } else { st.bindNull(at: 4) }
-            for (i, column) in columns.enumerated() {
-                let at = Int32(5 + 4 * i)
-                guard let s = column, let reference else {
-                    // Never written (or, with no reference, pending with no clock and no base).
-                    st.bindNull(at: at)
-                    st.bind(column?.s ?? 0, at: at + 1)
-                    st.bindNull(at: at + 2)
-                    if let q = column?.q { st.bind(q, at: at + 3) } else { st.bindNull(at: at + 3) }
-                    continue
-                }
-                if let h = s.h { st.bind(h - reference, at: at) } else { st.bindNull(at: at) }
-                st.bind(s.s, at: at + 1)
-                if s.b == 0 { st.bindNull(at: at + 2) } else { st.bind(s.b - reference, at: at + 2) }
-                if !pending, s.h != nil, s.q == seq { st.bindNull(at: at + 3) } else { st.bind(s.q, at: at + 3) }
+        let reference = r.reference ?? stored.lazy.compactMap { $0?.h }.first
+            ?? stored.lazy.compactMap { $0.flatMap { $0.b == 0 ? nil : $0.b } }.first
+        var columns: [Int64?] = []
+        columns.reserveCapacity(4 * stored.count)
+        for column in stored {
+            guard let s = column, let reference else {
+                // Never written (or, with no reference, pending with no clock and no base).
+                columns += [nil, column?.s ?? 0, nil, column?.q]
+                continue
             }
+            columns.append(s.h.map { $0 - reference })
+            columns.append(s.s)
+            columns.append(s.b == 0 ? nil : s.b - reference)
+            columns.append(!pending && s.h != nil && s.q == seq ? nil : s.q)
         }
+        return Encoded(cl: r.registers[0]?.causalLength ?? 0, seq: pending ? nil : seq, reference: reference, columns: columns)
     }
 
     /// Site numbers by origin, remembering the last one looked up (a batch usually holds few origins).
@@ -262,27 +279,32 @@ struct ApplyBatch {
         }
     }
 
-    private func keep(_ r: Touched, _ keep: Statement) throws {
+    /// Writes the row of a record that is not alive: its synced values and registers.
+    private func keep(_ r: Touched, _ keep: Statement, _ registers: Encoded) throws {
         try keep.run { st in
             st.bind(r.id, at: 1)
             for (i, f) in r.table.fields.enumerated() {
                 if let v = r.register(f.number)?.value { st.bind(v, at: Int32(i + 2)) } else { st.bindNull(at: Int32(i + 2)) }
             }
+            registers.bind(to: st, from: Int32(r.table.fields.count + 2))
         }
     }
 
     /// Inserts the row from the stored field values, null where none is stored (no column has a
-    /// default, so this is the row the old per-record INSERT of the non-null fields made).
-    private func insert(_ r: Touched, _ insert: Statement) throws {
+    /// default, so this is the row the old per-record INSERT of the non-null fields made), with
+    /// its registers.
+    private func insert(_ r: Touched, _ insert: Statement, _ registers: Encoded) throws {
         try insert.run { st in
             st.bind(r.id, at: 1)
             for (i, f) in r.entity.fields.enumerated() {
                 if let v = r.register(f.number)?.value { st.bind(v, at: Int32(i + 2)) } else { st.bindNull(at: Int32(i + 2)) }
             }
+            registers.bind(to: st, from: Int32(r.entity.fields.count + 2))
         }
     }
 
-    private mutating func update(_ r: Touched) throws {
+    /// Updates a live record's changed columns and its registers.
+    private mutating func update(_ r: Touched, _ registers: Encoded) throws {
         let e = r.entity
         let cols = r.changed.sorted()
         let key = UpdateKey(tbl: e.number, cols: cols)
@@ -290,13 +312,14 @@ struct ApplyBatch {
         if let s = updates[key] {
             st = s
         } else {
-            let names = cols.map { e.field(number: $0)!.name }
-            st = try db.cached("UPDATE \(e.name) SET " + names.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE id = ?")
+            let names = cols.map { e.field(number: $0)!.name } + r.table.allRegisterColumns
+            st = try db.cached("UPDATE \(r.table.live) SET " + names.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE id = ?")
             updates[key] = st
         }
         try st.run { st in
             for (i, c) in cols.enumerated() { st.bind(r.register(c)?.value ?? .null, at: Int32(i + 1)) }
-            st.bind(r.id, at: Int32(cols.count + 1))
+            registers.bind(to: st, from: Int32(cols.count + 1))
+            st.bind(r.id, at: Int32(cols.count + 1 + 3 + registers.columns.count))
         }
     }
 }

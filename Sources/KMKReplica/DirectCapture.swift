@@ -1,9 +1,10 @@
 import KMKModel
 
 /// Writes records for ``Replica/importRecords(_:mode:)`` while the connection's triggers are off,
-/// and captures each change itself (SPEC.md §4, "Direct capture"): a new record's row and clock
-/// row, a live record's changed fields and its clock row, exactly as the capture triggers would
-/// have written them, without running a trigger program per row.
+/// and captures each change itself (SPEC.md §4, "Direct capture"): a new record's row with its
+/// register columns, a live record's changed fields with its register columns, each in one
+/// statement, exactly as the capture triggers would have written them, without running a trigger
+/// program per row.
 ///
 /// Values are given per record as an array over the entity's fields (nil: not given). The
 /// statements are prepared once per shape (entity, statement, which fields) per import.
@@ -16,7 +17,7 @@ struct DirectCapture {
     private var statements: [Shape: Statement] = [:]
 
     private struct Shape: Hashable {
-        enum Kind { case insert, insertClock, compare, update, updateClock }
+        enum Kind { case insert, compare, update }
         let entity: Int
         let kind: Kind
         let mask: [Bool]
@@ -30,35 +31,25 @@ struct DirectCapture {
         (clock, seq, pushed) = stamp
     }
 
-    /// Creates a record this replica never knew, with its non-NULL given values.
+    /// Creates a record this replica never knew, with its non-NULL given values: its row and
+    /// registers in one INSERT.
     mutating func insert(_ t: LogTable, id: String, _ given: [Value?]) throws {
-        let e = t.entity
         let present = given.map { $0.map { !$0.isNull } ?? false }
-        let row = try statement(e.number, .insert, present) {
-            let names = e.fields.indices.filter { present[$0] }.map { e.fields[$0].name }
-            return "INSERT INTO \(e.name) (" + (["id"] + names).joined(separator: ", ") + ") VALUES ("
-                + Array(repeating: "?", count: names.count + 1).joined(separator: ", ") + ")"
-        }
-        try row.run { s in
-            s.bind(id, at: 1)
-            _ = Self.bind(given, withNull: false, to: s, from: 2)
-        }
-        let written = t.fieldPositions.map { present[$0] }
-        let clockRow = try statement(e.number, .insertClock, written) { t.directInsert(written: written) }
+        let row = try statement(t.entity.number, .insert, present) { t.directInsert(present: present) }
         seq += 1
-        try runClock(clockRow, id)
+        try run(row, id: id, rowid: nil, given, withNull: false)
     }
 
     /// Writes the given values of a live record; the synced fields whose value changes become
-    /// changes. Returns false when no given value differs from the record's.
-    @discardableResult
-    mutating func update(_ t: LogTable, id: String, _ given: [Value?]) throws -> Bool {
+    /// changes. Returns whether a given value differed from the record's, nil when the record
+    /// has no live row.
+    mutating func update(_ t: LogTable, id: String, _ given: [Value?]) throws -> Bool? {
         let e = t.entity
         let mask = given.map { $0 != nil }
         // The row's rowid and, for each given field, whether the new value differs (SQL's IS NOT,
         // as the update trigger compares); the update then finds the row by rowid.
         let compare = try statement(e.number, .compare, mask) {
-            "SELECT rowid, " + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) IS NOT ?" }.joined(separator: ", ")
+            "SELECT " + (["rowid"] + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) IS NOT ?" }).joined(separator: ", ")
                 + " FROM \(e.name) WHERE id = ?"
         }
         var changed = [Bool](repeating: false, count: given.count)
@@ -71,18 +62,12 @@ struct DirectCapture {
                 column += 1
             }
         }
-        guard let rowid else { throw ReplicaError(.internalError, "\(e.name) \(id) was expected alive but has no row; run: kmk-sync check") }
+        guard let rowid else { return nil }
         guard changed.contains(true) else { return false }
-        let row = try statement(e.number, .update, mask) {
-            "UPDATE \(e.name) SET " + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) = ?" }.joined(separator: ", ")
-                + " WHERE rowid = ?"
-        }
-        try row.run { s in s.bind(rowid, at: Self.bind(given, withNull: true, to: s, from: 1)) }
         let changedSynced = t.fieldPositions.map { changed[$0] }
-        guard changedSynced.contains(true) else { return true }
-        let clockRow = try statement(e.number, .updateClock, changedSynced) { t.directUpdate(changed: changedSynced) }
-        seq += 1
-        try runClock(clockRow, id)
+        let row = try statement(e.number, .update, mask + changedSynced) { t.directUpdate(given: mask, changed: changedSynced) }
+        if changedSynced.contains(true) { seq += 1 }
+        try run(row, id: nil, rowid: rowid, given, withNull: true)
         return true
     }
 
@@ -100,12 +85,14 @@ struct DirectCapture {
         seq = top
     }
 
-    private func runClock(_ s: Statement, _ id: String) throws {
+    /// Runs a statement of ``LogTable/directInsert(present:)`` or ``LogTable/directUpdate(given:changed:)``.
+    private func run(_ s: Statement, id: String?, rowid: Int64?, _ given: [Value?], withNull: Bool) throws {
         try s.run { s in
             s.bind(clock, at: 1)
             s.bind(seq, at: 2)
             s.bind(pushed, at: 3)
-            s.bind(id, at: 4)
+            if let id { s.bind(id, at: 4) } else if let rowid { s.bind(rowid, at: 4) }
+            _ = Self.bind(given, withNull: withNull, to: s, from: 5)
         }
     }
 

@@ -1,38 +1,50 @@
 import KMKModel
 
 /// The statements with which kmk-sync's own imports capture changes themselves, with the
-/// connection's triggers off (SPEC.md §4, "Direct capture"). Each writes exactly the clock row
-/// the capture trigger would write for the same record; the register rules are the triggers'
-/// (``write(_:when:_:)``), with the stamp as parameters instead of `kmk_stamp`:
-/// ?1 the clock, ?2 the record's new sequence number, ?3 the push mark, ?4 the id.
+/// connection's triggers off (SPEC.md §4, "Direct capture"). Each writes the row and exactly the
+/// registers the capture trigger would write for the same record; the register rules are the
+/// triggers' (``write(_:when:_:)``), with the stamp as parameters instead of `kmk_stamp`:
+/// ?1 the clock, ?2 the record's new sequence number, ?3 the push mark, ?4 the id (insert) or
+/// rowid (update), and the given values from ?5 on, in field order.
 extension LogTable {
     static let directStamp: Stamp = (h: "?1", rs: "?2", p: "?3", z: "0", pq: "NULL")
 
-    /// The clock row of a record this replica never knew, created with the synced fields marked
-    /// in `written` (by position in ``fields``) non-NULL: what the insert trigger writes (the
+    /// A record this replica never knew, created with the fields marked in `present` (by position
+    /// in the entity's fields) non-NULL, and its registers as the insert trigger writes them (the
     /// transaction's clock as the row's reference, so each written register stores 0 and no number).
-    func directInsert(written: [Bool]) -> String {
-        var columns = ["id", "cl", "seq", "t", "h0"]
-        var values = ["?4", "1", "?2", "?1", "0"]
-        for (i, f) in fields.enumerated() where written[i] {
+    func directInsert(present: [Bool]) -> String {
+        var columns = ["id"]
+        var values = ["?4"]
+        var k = 5
+        for (i, f) in entity.fields.enumerated() where present[i] {
+            columns.append(f.name)
+            values.append("?\(k)")
+            k += 1
+        }
+        columns += ["cl", "seq", "t", "h0"]
+        values += ["1", "?2", "?1", "0"]
+        for (i, f) in fields.enumerated() where present[fieldPositions[i]] {
             columns.append("h\(f.number)")
             values.append("0")
         }
-        return "INSERT INTO \(clock) (\(columns.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))"
+        return "INSERT INTO \(live) (\(columns.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))"
     }
 
-    /// The clock row of a live record whose synced fields marked in `changed` got a new value:
-    /// what the update trigger writes.
-    func directUpdate(changed: [Bool]) -> String {
-        let sets = [LogTable.setReference(LogTable.directStamp)] + write(0, when: "0", LogTable.directStamp)
-            + fields.enumerated().flatMap { write($1.number, when: changed[$0] ? "1" : "0", LogTable.directStamp) }
-        return "UPDATE \(clock) SET seq = ?2, \(sets.joined(separator: ", ")) WHERE id = ?4"
-    }
-
-    /// The lifecycle state of the records whose ids are in the JSON array ?1 (``idArray(_:)``):
-    /// id, causal length, and whether the lifecycle register was ever written.
-    var knownAmong: String {
-        "SELECT c.id, c.cl, \(LogTable.isWritten(0, "c.")) FROM json_each(?1) AS j JOIN \(clock) AS c ON c.id = j.value"
+    /// The fields marked in `given` (by position in the entity's fields) of a live record, and the
+    /// registers of its synced fields marked in `changed` (by position in ``fields``) as the update
+    /// trigger writes them; with none changed (only local fields), the registers stay.
+    func directUpdate(given: [Bool], changed: [Bool]) -> String {
+        var sets: [String] = []
+        var k = 5
+        for (i, f) in entity.fields.enumerated() where given[i] {
+            sets.append("\(f.name) = ?\(k)")
+            k += 1
+        }
+        if changed.contains(true) {
+            sets += ["seq = ?2", LogTable.setReference(LogTable.directStamp)] + write(0, when: "0", LogTable.directStamp)
+                + fields.enumerated().flatMap { write($1.number, when: changed[$0] ? "1" : "0", LogTable.directStamp) }
+        }
+        return "UPDATE \(live) SET \(sets.joined(separator: ", ")) WHERE rowid = ?4"
     }
 
     /// Record ids as a JSON array, for statements that take a set of ids through `json_each`.

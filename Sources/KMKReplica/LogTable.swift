@@ -1,24 +1,26 @@
 import KMKModel
 
-/// One entity's part of the change log (layout 3, SPEC.md §2 and §4), and the SQL that reads and
+/// One entity's part of the change log (layout 5, SPEC.md §2 and §4), and the SQL that reads and
 /// writes it. Pure: it makes SQL text and holds no connection.
 ///
-/// `kmk_<entity>_clock` has one row per record that this replica knows: the causal length `cl`,
-/// the record's sequence number `seq` (NULL while something in the row is pending), its reference
-/// clock `t` (set when the row is first clocked, never changed), and for each *register* (the
-/// lifecycle, number 0, and each synced field, by field number `n`) four columns, stored compactly:
-/// `h<n>` the clock of the winning write minus `t` (NULL while pending or never written), `s<n>` its
-/// origin site, `b<n>` the clock it overwrote minus `t` (NULL: none), and `q<n>` its sequence
-/// number: NULL when it equals the record's (or the register was never written: `h<n>` is then
-/// NULL too), -1 while pending. Registers written together with the row's first clock therefore
-/// store zeros and NULLs, which SQLite keeps in the record header alone (SPEC.md §2).
+/// A record's registers are columns of its own row: a live record's row in the entity's table, a
+/// record that is not alive (deleted, or known only from field changes) its row in
+/// `kmk_<entity>_gone`, which also keeps its synced values so that a restore and the merge ledger
+/// still have them. Both tables carry the same register columns (``registerDDL``) and an index on
+/// `seq`: the causal length `cl`, the record's sequence number `seq` (NULL while something in the
+/// row is pending), its reference clock `t` (set when the row is first clocked, never changed),
+/// and for each *register* (the lifecycle, number 0, and each synced field, by field number `n`)
+/// four columns, stored compactly: `h<n>` the clock of the winning write minus `t` (NULL while
+/// pending or never written), `s<n>` its origin site, `b<n>` the clock it overwrote minus `t`
+/// (NULL: none), and `q<n>` its sequence number: NULL when it equals the record's (or the register
+/// was never written: `h<n>` is then NULL too), -1 while pending. Registers written together with
+/// the row's first clock therefore store zeros and NULLs, which SQLite keeps in the record header
+/// alone (SPEC.md §2).
 ///
-/// ``select(_:)`` and ``decoded`` read them back as absolute values (the clock, the site, the base
-/// or 0, the sequence number or -1), so only the statements that write registers know the encoding.
-///
-/// A register's value is not stored twice: a live record's values are its row in the entity's
-/// table; a record that is not alive (deleted, or known only from field changes) keeps its synced
-/// values in `kmk_<entity>_gone`, so a restore and the merge ledger still have them.
+/// ``select(_:order:)`` and ``decoded`` read them back as absolute values (the clock, the site,
+/// the base or 0, the sequence number or -1), so only the statements that write registers know
+/// the encoding. (Layouts 2 to 4 kept the registers in a separate `kmk_<entity>_clock` table keyed
+/// by the id, ``legacyClock``.)
 struct LogTable {
     let entity: EntitySpec
     /// Register numbers: 0 (the lifecycle), then the synced fields' numbers.
@@ -28,17 +30,18 @@ struct LogTable {
     /// The position in the entity's fields of each of ``fields``.
     let fieldPositions: [Int]
 
-    /// The SQL of the statements below, made once (they run per record): ``makeStamp()`` etc.
-    let clock: String
+    /// The live records' table (the entity's own) and the other records' table.
+    let live: String
     let gone: String
-    private(set) var stamp: String
+    /// The clock table of layouts 2 to 4, which a migration reads.
+    let legacyClock: String
+
+    /// The SQL of the statements below, made once (they run per record): ``makeStamp()`` etc.
+    private(set) var stamp: [String]
     private(set) var hasPending: String
-    private(set) var carryUnpushed: String
+    private(set) var carryUnpushed: [String]
     private(set) var selectByID: String
     private(set) var selectAfter: String
-    private(set) var insertClock: String
-    private(set) var updateClock: String
-    private(set) var keep: String
     private(set) var count: String
 
     init(_ entity: EntitySpec) {
@@ -46,26 +49,25 @@ struct LogTable {
         fields = entity.syncedFields
         fieldPositions = entity.fields.indices.filter { !entity.fields[$0].localOnly }
         registers = [0] + fields.map(\.number)
-        clock = "kmk_\(entity.name)_clock"
+        live = entity.name
         gone = "kmk_\(entity.name)_gone"
-        stamp = ""
+        legacyClock = "kmk_\(entity.name)_clock"
+        stamp = []
         hasPending = ""
-        carryUnpushed = ""
+        carryUnpushed = []
         selectByID = ""
         selectAfter = ""
-        insertClock = ""
-        updateClock = ""
-        keep = ""
         count = ""
         stamp = makeStamp()
-        hasPending = "SELECT 1 FROM \(clock) WHERE seq IS NULL LIMIT 1"
+        hasPending = "SELECT 1 FROM \(live) WHERE seq IS NULL AND cl > 0 UNION ALL SELECT 1 FROM \(gone) WHERE seq IS NULL AND cl > 0 LIMIT 1"
         carryUnpushed = makeCarryUnpushed()
-        selectByID = select("WHERE c.id = ?1")
-        selectAfter = select("WHERE c.seq > ?1 ORDER BY c.seq")
-        (insertClock, updateClock) = makeClockWrites()
-        keep = makeKeep()
+        selectByID = select("c.id = ?1")
+        selectAfter = select("c.seq > ?1", order: "seq")
         count = makeCount()
     }
+
+    /// Both tables that hold records' registers.
+    var tables: [String] { [live, gone] }
 
     /// The four columns of every register, in register order: `h0, s0, b0, q0, h3, s3, …`.
     var registerColumns: [String] {
@@ -75,7 +77,7 @@ struct LogTable {
     // MARK: - Reading the encoding
 
     /// Register `n`'s clock as an absolute value (NULL while pending or never written); `c` is
-    /// the clock row's name or alias with its dot, or empty.
+    /// the row's table name or alias with its dot, or empty.
     static func clockOf(_ n: Int, _ c: String = "") -> String { "\(c)t + \(c)h\(n)" }
 
     /// Register `n`'s base as an absolute value, 0 when none.
@@ -90,28 +92,45 @@ struct LogTable {
     /// Whether register `n` was ever written (it has a clock, or is pending).
     static func isWritten(_ n: Int, _ c: String = "") -> String { "(\(c)h\(n) IS NOT NULL OR \(c)q\(n) IS NOT NULL)" }
 
-    /// The clock table with every register decoded, as a subquery with the column names of the
-    /// stored table (`id, cl, seq, h0, s0, b0, q0, …`): for statements that read registers and are
+    /// Both tables with every register decoded, as a subquery with the column names of the
+    /// register columns (`id, cl, seq, h0, s0, b0, q0, …`): for statements that read registers and are
     /// not on a hot path (checks, repairs).
     var decoded: String {
         let regs = registers.map { "\(Self.clockOf($0)) AS h\($0), s\($0), \(Self.baseOf($0)) AS b\($0), \(Self.seqOf($0)) AS q\($0)" }
-        return "(SELECT id, cl, seq, \(regs.joined(separator: ", ")) FROM \(clock))"
+        let columns = "id, cl, seq, \(regs.joined(separator: ", "))"
+        return "(SELECT \(columns) FROM \(live) UNION ALL SELECT \(columns) FROM \(gone))"
+    }
+
+    /// Both tables' rows with the stored (encoded) register columns, as a subquery:
+    /// `id, cl, seq, t, h0, s0, b0, q0, …`.
+    var stored: String {
+        let columns = (["id"] + allRegisterColumns).joined(separator: ", ")
+        return "(SELECT \(columns) FROM \(live) UNION ALL SELECT \(columns) FROM \(gone))"
     }
 
     // MARK: - Tables and triggers
 
-    /// The clock table and its index.
-    var clockDDL: String {
-        let regs = registers.map { "h\($0) INTEGER, s\($0) INTEGER NOT NULL DEFAULT 0, b\($0) INTEGER, q\($0) INTEGER" }
-        return "CREATE TABLE \(clock) (\n    id TEXT PRIMARY KEY NOT NULL, cl INTEGER NOT NULL DEFAULT 0, seq INTEGER, t INTEGER,\n    "
-            + regs.joined(separator: ",\n    ") + "\n) STRICT, WITHOUT ROWID;\n"
-            + "CREATE INDEX \(clock)_seq ON \(clock) (seq);\n"
+    /// The register columns both tables end with (``live`` gets them in ``ReplicaDDL/table(_:)``).
+    var registerDDL: String { registerColumnDefinitions.joined(separator: ", ") }
+
+    /// The definitions of ``registerDDL``'s columns, one by one (for `ALTER TABLE ... ADD COLUMN`).
+    var registerColumnDefinitions: [String] {
+        ["cl INTEGER NOT NULL DEFAULT 0", "seq INTEGER", "t INTEGER"]
+            + registers.flatMap { ["h\($0) INTEGER", "s\($0) INTEGER NOT NULL DEFAULT 0", "b\($0) INTEGER", "q\($0) INTEGER"] }
     }
 
+    /// The index on `seq` of one of ``tables``.
+    static func seqIndex(_ table: String) -> String { "CREATE INDEX \(table)_seq ON \(table) (seq);\n" }
+
+    /// The table of records that are not alive, and the `seq` indexes of both tables.
     var ddl: String {
         let values = fields.map { "\($0.name) \($0.kind.sqlType)" }
-        return clockDDL + "CREATE TABLE \(gone) (" + (["id TEXT PRIMARY KEY NOT NULL"] + values).joined(separator: ", ") + ") STRICT;\n"
+        return "CREATE TABLE \(gone) (\n    " + (["id TEXT PRIMARY KEY NOT NULL"] + values + [registerDDL]).joined(separator: ",\n    ")
+            + "\n) STRICT;\n" + Self.seqIndex(live) + Self.seqIndex(gone)
     }
+
+    /// The register columns, in order: `cl, seq, t, h0, s0, b0, q0, …`.
+    var allRegisterColumns: [String] { ["cl", "seq", "t"] + registerColumns }
 
     /// The stamp of a write, as SQL expressions: `h` its clock, `rs` the record's new sequence
     /// number, `p` the push mark (all NULL when another program writes: no `kmk_stamp` row), `z`
@@ -126,12 +145,6 @@ struct LogTable {
     static let stampRow = "(SELECT max(hlc) AS hlc, max(seq) + 1 AS rs, max(pushed) AS p, max(hlc) * 0 AS z, "
         + "CASE WHEN count(*) = 0 THEN -1 END AS pq FROM kmk_stamp) AS st"
     static let stampJoined: Stamp = (h: "st.hlc", rs: "st.rs", p: "st.p", z: "st.z", pq: "st.pq")
-
-    /// The same values as scalar subqueries, where a statement cannot join `stampRow` (the DO
-    /// UPDATE of an upsert).
-    static let stampScalars: Stamp = (h: "(SELECT hlc FROM kmk_stamp)", rs: "((SELECT seq FROM kmk_stamp) + 1)",
-                                      p: "(SELECT pushed FROM kmk_stamp)", z: "(SELECT hlc * 0 FROM kmk_stamp)",
-                                      pq: "(SELECT CASE WHEN count(*) = 0 THEN -1 END FROM kmk_stamp)")
 
     /// The SET terms for register `n` of a record a trigger writes. When `changed` holds the
     /// register takes the new write: the stamp's clock and number, or pending (no clock, -1)
@@ -172,41 +185,41 @@ struct LogTable {
     /// written by another program and not yet clocked).
     static func setReference(_ stamp: Stamp) -> String { "t = coalesce(t, \(stamp.h))" }
 
-    /// Drops the capture triggers (before the clock table changes).
+    /// Drops the capture triggers (before the tables change).
     var dropTriggers: String {
         ["insert", "update", "delete", "id"].map { "DROP TRIGGER IF EXISTS kmk_\(entity.name)_\($0);" }.joined(separator: "\n")
     }
 
     /// The capture triggers (SPEC.md §4). They use only built-in SQL, so they run in any client.
+    /// Each writes the registers of the row it fires for (found by rowid); a record that stops or
+    /// starts being alive moves, with its registers, between ``live`` and ``gone``.
     var triggers: String {
         let e = entity.name
         let st = LogTable.stampJoined
-        let scalars = LogTable.stampScalars
         let next = "UPDATE kmk_stamp SET seq = seq + 1;"
+        let row = "\(live).rowid = NEW.rowid"
+        let known = "SELECT 1 FROM \(gone) WHERE id = NEW.id"
         // INSERT: a new record, or the re-creation of one that is not alive (its causal length
-        // becomes odd). A new record's non-null fields are written; a re-created one's fields
-        // where they differ from the values it had.
-        let newCols = ["id", "cl", "seq", "t", "h0", "q0"] + fields.flatMap { ["h\($0.number)", "q\($0.number)"] }
-        let newVals = ["NEW.id", "1", st.rs, st.h, st.z, st.pq] + fields.flatMap {
-            ["CASE WHEN NEW.\($0.name) IS NOT NULL THEN \(st.z) END", "CASE WHEN NEW.\($0.name) IS NOT NULL THEN \(st.pq) END"]
+        // becomes odd). A new record's non-null fields are written; a re-created one takes its
+        // registers from `gone`, and its fields are written where they differ from the values it had.
+        let fresh = ["cl = 1", "seq = \(st.rs)", "t = \(st.h)", "h0 = \(st.z)", "s0 = 0", "b0 = NULL", "q0 = \(st.pq)"] + fields.flatMap {
+            ["h\($0.number) = CASE WHEN NEW.\($0.name) IS NOT NULL THEN \(st.z) END", "s\($0.number) = 0", "b\($0.number) = NULL",
+             "q\($0.number) = CASE WHEN NEW.\($0.name) IS NOT NULL THEN \(st.pq) END"]
         }
-        let revive = [LogTable.setReference(scalars)] + write(0, when: "1", scalars) + fields.flatMap { write($0.number, when: "0", scalars) }
-        var insert = """
+        let columns = allRegisterColumns.joined(separator: ", ")
+        let revive = ["seq = \(st.rs)", "cl = cl + 1", LogTable.setReference(st)] + write(0, when: "1")
+            + fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT (SELECT \($0.name) FROM \(gone) WHERE id = NEW.id))") }
+        let insert = """
             CREATE TRIGGER kmk_\(e)_insert AFTER INSERT ON \(e) BEGIN
-                INSERT INTO \(clock) (\(newCols.joined(separator: ", "))) SELECT \(newVals.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE true
-                    ON CONFLICT (id) DO UPDATE SET seq = \(scalars.rs), cl = cl + 1, \(revive.joined(separator: ", "))
-                    WHERE cl % 2 = 0;
+                UPDATE \(live) SET \(fresh.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE \(row) AND NOT EXISTS (\(known));
+                UPDATE \(live) SET (\(columns)) = (SELECT \(columns) FROM \(gone) WHERE id = NEW.id) WHERE \(row) AND EXISTS (\(known));
+                UPDATE \(live) SET \(revive.joined(separator: ", "))
+                    FROM \(LogTable.stampRow) WHERE \(row) AND \(live).cl % 2 = 0 AND EXISTS (\(known));
+                DELETE FROM \(gone) WHERE id = NEW.id;
+                \(next)
+            END;
 
             """
-        if !fields.isEmpty {
-            let sets = [LogTable.setReference(st)] + fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT g.\($0.name))") }
-            insert += """
-                    UPDATE \(clock) SET seq = \(st.rs), \(sets.joined(separator: ", "))
-                        FROM \(gone) AS g, \(LogTable.stampRow) WHERE g.id = NEW.id AND \(clock).id = NEW.id;
-
-                """
-        }
-        insert += "    DELETE FROM \(gone) WHERE id = NEW.id;\n    \(next)\nEND;\n"
 
         var update = ""
         if !fields.isEmpty {
@@ -216,7 +229,7 @@ struct LogTable {
             update = """
                 CREATE TRIGGER kmk_\(e)_update AFTER UPDATE OF \(fields.map(\.name).joined(separator: ", ")) ON \(e)
                 WHEN \(changed.joined(separator: " OR ")) BEGIN
-                    UPDATE \(clock) SET seq = \(st.rs), \(sets.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE \(clock).id = NEW.id;
+                    UPDATE \(live) SET seq = \(st.rs), \(sets.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE \(row);
                     \(next)
                 END;
 
@@ -228,19 +241,20 @@ struct LogTable {
             END;
 
             """
-        // DELETE: the causal length becomes even, and the values are kept. The lifecycle's base is
-        // the newest clock of the record this replica knew, so a concurrent update elsewhere can be
-        // told apart in the merge ledger.
+        // DELETE: the row moves to `gone` with its values and registers, its causal length becomes
+        // even. The lifecycle's base is the newest clock of the record this replica knew, so a
+        // concurrent update elsewhere can be told apart in the merge ledger.
         let newest = (registers.map { "CASE WHEN t + h\($0) IS \(st.h) THEN 0 ELSE coalesce(t + h\($0), 0) END" } + ["0"])
             .joined(separator: ", ")
         let sets = [LogTable.setReference(st), "b0 = nullif(max(\(newest)), 0) - t", "h0 = \(st.h) - coalesce(t, \(st.h))", "s0 = 0",
                     "q0 = \(st.pq)"] + fields.flatMap { write($0.number, when: "0") }
+        let kept = ["id"] + fields.map(\.name) + allRegisterColumns
         let delete = """
             CREATE TRIGGER kmk_\(e)_delete AFTER DELETE ON \(e) BEGIN
-                INSERT OR REPLACE INTO \(gone) (\((["id"] + fields.map(\.name)).joined(separator: ", ")))
-                    VALUES (\((["OLD.id"] + fields.map { "OLD.\($0.name)" }).joined(separator: ", ")));
-                UPDATE \(clock) SET seq = \(st.rs), cl = cl + 1, \(sets.joined(separator: ", "))
-                    FROM \(LogTable.stampRow) WHERE \(clock).id = OLD.id AND \(clock).cl % 2 = 1;
+                INSERT OR REPLACE INTO \(gone) (\(kept.joined(separator: ", ")))
+                    VALUES (\(kept.map { "OLD.\($0)" }.joined(separator: ", ")));
+                UPDATE \(gone) SET seq = \(st.rs), cl = cl + 1, \(sets.joined(separator: ", "))
+                    FROM \(LogTable.stampRow) WHERE \(gone).id = OLD.id AND \(gone).cl % 2 = 1;
                 \(next)
             END;
 
@@ -250,12 +264,15 @@ struct LogTable {
 
     // MARK: - Statements
 
-    /// Stamps the pending records: ?1 the clock, ?2 the last sequence number issued, ?3 the push
-    /// cursor. Each pending record gets the next sequence number; its pending registers get the
-    /// clock and that number, and so do its registers not yet pushed (sequence number above ?3),
-    /// so that every register above the push cursor carries its record's number (SPEC.md §4).
-    /// (A pending record stores every number it has: none is its record's while that is NULL.)
-    private func makeStamp() -> String {
+    /// Stamps the pending records, one statement per table (``tables``): ?1 the clock, ?2 the last
+    /// sequence number issued, ?3 the push cursor. Each pending record gets the next sequence
+    /// number, in id order within its table; its pending registers get the clock and that number,
+    /// and so do its registers not yet pushed (sequence number above ?3), so that every register
+    /// above the push cursor carries its record's number (SPEC.md §4). (A pending record stores
+    /// every number it has: none is its record's while that is NULL.) A row with causal length 0
+    /// and no number was written with the triggers off and has no register to stamp; ``check``
+    /// reports it.
+    private func makeStamp() -> [String] {
         let sets = registers.flatMap { n in
             [
                 "h\(n) = CASE WHEN q\(n) = -1 THEN ?1 - coalesce(t, ?1) ELSE h\(n) END",
@@ -263,35 +280,38 @@ struct LogTable {
                 "q\(n) = CASE WHEN q\(n) = -1 OR q\(n) > ?3 THEN NULL ELSE q\(n) END",
             ]
         }
-        return """
-            WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM \(clock) WHERE seq IS NULL)
-            UPDATE \(clock) SET seq = ?2 + p.n, t = coalesce(t, ?1), \(sets.joined(separator: ", "))
-            FROM p WHERE \(clock).id = p.id
+        return tables.map { table in
             """
+            WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM \(table) WHERE seq IS NULL AND cl > 0)
+            UPDATE \(table) SET seq = ?2 + p.n, t = coalesce(t, ?1), \(sets.joined(separator: ", "))
+            FROM p WHERE \(table).id = p.id
+            """
+        }
     }
 
     /// Gives every stamped register with a sequence number above ?1 (the push cursor) its
     /// record's number: the rule ``stamp`` keeps, restored after the cursor moved back.
-    private func makeCarryUnpushed() -> String {
+    private func makeCarryUnpushed() -> [String] {
         let sets = registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN NULL ELSE q\($0) END" }
-        return "UPDATE \(clock) SET \(sets.joined(separator: ", ")) WHERE seq > ?1"
+        return tables.map { "UPDATE \($0) SET \(sets.joined(separator: ", ")) WHERE seq > ?1" }
     }
 
-    /// The columns of ``select(_:)``: id, cl, seq, t, then each register's h, s, b, q decoded
-    /// (absolute clock or NULL, site, absolute base or 0, sequence number, -1 or NULL), then each
-    /// synced field's value (from the live row, or the kept values of a record not alive).
+    /// The columns of ``select(_:order:)``: id, cl, seq, t, then each register's h, s, b, q
+    /// decoded (absolute clock or NULL, site, absolute base or 0, sequence number, -1 or NULL),
+    /// then each synced field's value.
     var selectColumns: String {
-        let values = fields.map { "CASE WHEN c.cl % 2 = 1 THEN d.\($0.name) ELSE g.\($0.name) END" }
         let regs = registers.flatMap { ["\(Self.clockOf($0, "c."))", "c.s\($0)", Self.baseOf($0, "c."), Self.seqOf($0, "c.")] }
-        return (["c.id", "c.cl", "c.seq", "c.t"] + regs + values).joined(separator: ", ")
+        return (["c.id", "c.cl", "c.seq", "c.t"] + regs + fields.map { "c.\($0.name)" }).joined(separator: ", ")
     }
 
-    /// Reads records with their registers and values; `tail` is the WHERE/ORDER clause.
-    func select(_ tail: String) -> String {
-        "SELECT \(selectColumns) FROM \(clock) c LEFT JOIN \(entity.name) d ON d.id = c.id LEFT JOIN \(gone) g ON g.id = c.id \(tail)"
+    /// Reads the records of both tables that meet `condition` (on the row `c`), with their
+    /// registers and values, in `order` (a column of ``selectColumns``) when given.
+    func select(_ condition: String, order: String? = nil) -> String {
+        "SELECT \(selectColumns) FROM \(live) c WHERE \(condition) UNION ALL SELECT \(selectColumns) FROM \(gone) c WHERE \(condition)"
+            + (order.map { " ORDER BY \($0)" } ?? "")
     }
 
-    /// Column index of the reference clock `t` in ``select(_:)``.
+    /// Column index of the reference clock `t` in ``select(_:order:)``.
     static let referenceColumn: Int32 = 3
 
     /// Column index of register `i` (its position in ``registers``): h, s, b, q follow.
@@ -300,32 +320,27 @@ struct LogTable {
     /// Column index of the value of synced field `i` (its position in ``fields``).
     func valueColumn(_ i: Int) -> Int32 { Int32(4 + 4 * registers.count + i) }
 
-    /// Write a whole clock row, already encoded, the first for a new record, the second for one
-    /// that has a row (one seek, where an upsert looks for the row and then updates it): ?1 the
-    /// id, ?2 cl, ?3 seq, ?4 t, then each register's h, s, b, q.
-    private func makeClockWrites() -> (insert: String, update: String) {
-        let cols = ["id", "cl", "seq", "t"] + registerColumns
-        let insert = "INSERT INTO \(clock) (\(cols.joined(separator: ", "))) VALUES ("
-            + (1...cols.count).map { "?\($0)" }.joined(separator: ", ") + ")"
-        let update = "UPDATE \(clock) SET " + cols.indices.dropFirst().map { "\(cols[$0]) = ?\($0 + 1)" }.joined(separator: ", ")
-            + " WHERE id = ?1"
-        return (insert, update)
-    }
-
-    /// Keeps the values of a record that is not alive.
-    private func makeKeep() -> String {
-        "INSERT OR REPLACE INTO \(gone) (" + (["id"] + fields.map(\.name)).joined(separator: ", ") + ") VALUES ("
-            + Array(repeating: "?", count: fields.count + 1).joined(separator: ", ") + ")"
-    }
-
     /// How many registers have a sequence number above ?1 (a record numbered above ?1 is not
     /// pending, so each of its registers with a clock has a number).
     private func makeCount() -> String {
-        "SELECT coalesce(sum(" + registers.map { "(h\($0) IS NOT NULL AND coalesce(q\($0), seq) > ?1)" }.joined(separator: " + ")
-            + "), 0) FROM \(clock) WHERE seq > ?1"
+        let sum = "coalesce(sum(" + registers.map { "(h\($0) IS NOT NULL AND coalesce(q\($0), seq) > ?1)" }.joined(separator: " + ") + "), 0)"
+        return "SELECT (SELECT \(sum) FROM \(live) WHERE seq > ?1) + (SELECT \(sum) FROM \(gone) WHERE seq > ?1)"
     }
 
-    /// Rewrites layout-2 clock rows to this layout: `source` is a query whose columns are named
+    // MARK: - Layouts 2 to 4
+
+    /// The clock table of layouts 2 to 4, which migrations of older files still write.
+    var legacyClockDDL: String {
+        "CREATE TABLE \(legacyClock) (id TEXT PRIMARY KEY NOT NULL, \(registerDDL)) STRICT, WITHOUT ROWID;\n"
+    }
+
+    /// The kept-values table of layouts 2 to 4.
+    var legacyGoneDDL: String {
+        let values = fields.map { "\($0.name) \($0.kind.sqlType)" }
+        return "CREATE TABLE \(gone) (" + (["id TEXT PRIMARY KEY NOT NULL"] + values).joined(separator: ", ") + ") STRICT;\n"
+    }
+
+    /// Rewrites layout-2 clock rows to layout 3's (and 4's): `source` is a query whose columns are named
     /// as layout 2's (`id, cl, seq, h0, s0, b0, q0, …`, absolute clocks, base 0 for none, every
     /// written register's sequence number). A row's `t` is its first clock (or base) in register
     /// order; a register whose number is the record's stores NULL.
@@ -335,7 +350,7 @@ struct LogTable {
             ["r.h\(n) - r.t", "r.s\(n)", "nullif(r.b\(n), 0) - r.t", "CASE WHEN r.h\(n) IS NOT NULL AND r.q\(n) IS r.seq THEN NULL ELSE r.q\(n) END"]
         }
         return """
-            INSERT INTO \(clock) (id, cl, seq, t, \(registerColumns.joined(separator: ", ")))
+            INSERT INTO \(legacyClock) (id, cl, seq, t, \(registerColumns.joined(separator: ", ")))
             SELECT r.id, r.cl, r.seq, r.t, \(regs.joined(separator: ", "))
             FROM (SELECT o.*, coalesce(\(reference)) AS t FROM (\(source)) AS o) AS r
             """

@@ -88,7 +88,7 @@ extension Replica {
                 seen[c.origin] = c.clock
                 lastSeen = (c.origin, c.clock)
             }
-            // Each touched record's clock row and domain row are written once, from its registers
+            // Each touched record's row, with its register columns, is written once, from its registers
             // as they ended; each record written gets one new sequence number.
             lastSeq = try batch.writeRows(lastSeq: lastSeq, pushed: try meta("push.seq").integer ?? 0, site: siteNumber)
             for (origin, clock) in seen { try noteSeen(origin: origin, clock: clock) }

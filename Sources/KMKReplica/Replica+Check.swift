@@ -45,7 +45,7 @@ extension Replica {
                   coalesce(max(max(\(t.registers.map { "coalesce(h\($0), 0)" }.joined(separator: ", ")), 0)), 0),
                   count(*) FILTER (WHERE \(any { "(q\($0) IS NOT NULL AND s\($0) NOT IN (SELECT site FROM kmk_site))" })),
                   count(*) FILTER (WHERE \(any { "q\($0) > seq" })),
-                  (SELECT count(*) FROM \(t.clock) WHERE t IS NULL AND (\(any { "h\($0) IS NOT NULL" }))),
+                  (SELECT count(*) FROM \(t.stored) WHERE t IS NULL AND (\(any { "h\($0) IS NOT NULL" }))),
                   count(*) FILTER (WHERE \(any { "h\($0) < 0 OR b\($0) < 0" }))
                 FROM \(t.decoded)
                 """
@@ -58,7 +58,7 @@ extension Replica {
                 noReference += row.int64(5)
                 negative += row.int64(6)
             }
-            seqs.append("SELECT seq FROM \(t.clock) WHERE seq IS NOT NULL")
+            seqs += t.tables.map { "SELECT seq FROM \($0) WHERE seq IS NOT NULL" }
         }
         if unstamped > 0 { log.append("\(unstamped) records have changes with no clock or sequence number") }
         if negative > 0 { log.append("\(negative) records have a clock or base below zero, which no clock can be") }
@@ -84,21 +84,18 @@ extension Replica {
         var tables: [String] = []
         for t in logTables {
             let e = t.entity
-            let extra = try db.prepare("""
-                SELECT count(*) FROM \(e.name) WHERE id NOT IN (SELECT id FROM \(t.decoded) WHERE q0 IS NOT NULL AND cl % 2 = 1)
-                """).first { $0.int64(0) } ?? 0
-            let missing = try db.prepare("""
-                SELECT count(*) FROM \(t.decoded) WHERE q0 IS NOT NULL AND cl % 2 = 1 AND id NOT IN (SELECT id FROM \(e.name))
-                """).first { $0.int64(0) } ?? 0
+            let alive = "(\(LogTable.isWritten(0)) AND cl % 2 = 1)"
+            let extra = try db.prepare("SELECT count(*) FROM \(t.live) WHERE NOT \(alive)").first { $0.int64(0) } ?? 0
+            let missing = try db.prepare("SELECT count(*) FROM \(t.gone) WHERE \(alive)").first { $0.int64(0) } ?? 0
             let kept = try db.prepare("""
                 SELECT count(*) FROM \(t.gone) WHERE id IN (SELECT id FROM \(e.name))
                 """).first { $0.int64(0) } ?? 0
             if extra > 0 { tables.append("\(extra) \(e.name) rows have no live record in the change log") }
-            if missing > 0 { tables.append("\(missing) live \(e.name) records of the change log are missing from the table") }
+            if missing > 0 { tables.append("\(missing) live \(e.name) records of the change log are kept as deleted, not in the table") }
             if kept > 0 { tables.append("\(kept) live \(e.name) records also have values kept as deleted") }
             for f in t.fields {
                 let uncaptured = try db.prepare("""
-                    SELECT count(*) FROM \(e.name) d JOIN \(t.decoded) c ON c.id = d.id WHERE c.q\(f.number) IS NULL AND d.\(f.name) IS NOT NULL
+                    SELECT count(*) FROM \(t.live) WHERE h\(f.number) IS NULL AND q\(f.number) IS NULL AND \(f.name) IS NOT NULL
                     """).first { $0.int64(0) } ?? 0
                 if uncaptured > 0 { tables.append("\(uncaptured) \(e.name) rows hold a value in \(f.name) that the change log never captured") }
             }

@@ -70,8 +70,10 @@ extension Replica {
                     let sets = t.registers.map {
                         "h\($0) = CASE WHEN \(LogTable.clockOf($0)) > ?2 AND s\($0) = 0 AND \(LogTable.seqOf($0)) > ?3 THEN ?1 - t ELSE h\($0) END"
                     }
-                    try db.prepare("UPDATE \(t.clock) SET \(sets.joined(separator: ", ")) WHERE seq > ?3")
-                        .run([.integer(clock.int64), .integer(limit), .integer(pushed)])
+                    for table in t.tables {
+                        try db.prepare("UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE seq > ?3")
+                            .run([.integer(clock.int64), .integer(limit), .integer(pushed)])
+                    }
                 }
                 try db.prepare("UPDATE kmk_seen SET hlc = ?1 WHERE origin = ?2").run([.integer(clock.int64), .text(replicaID)])
                 try saveClock()

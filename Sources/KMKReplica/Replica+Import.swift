@@ -65,33 +65,40 @@ extension Replica {
     /// Writes the records in order with the triggers off, capturing new and live records'
     /// changes with ``DirectCapture``. A record that is known but not alive (a re-creation keeps
     /// its earlier registers and kept values) is written through the triggers, turned on for it
-    /// alone, so every record gets the sequence number the triggers would have given it.
+    /// alone, so every record gets the sequence number the triggers would have given it. Each
+    /// record is looked up once: its live row (read with the comparison of its given values),
+    /// else its row of records that are not alive, else it is new.
     private func importDirectly(_ checked: [(EntitySpec, String, [Value?])]) throws -> (created: Int, updated: Int) {
-        var known = try lifecycles(checked)
         var created = 0
         var updated = 0
         db.setTriggersEnabled(false)
         defer { db.setTriggersEnabled(true) }
         var capture = try DirectCapture(db)
+        // An import never makes a record not alive, so an entity with no such record at the start
+        // has none throughout (the usual case of a first import), and its look-ups are skipped.
+        var noneGone: [Int: Bool] = [:]
         for (e, id, given) in checked {
-            let key = RecordKey(entity: e.number, id: id)
-            switch known[key] {
-            case nil:
-                try requireFields(e, given)
-                try capture.insert(logTable(e), id: id, given)
-                known[key] = 1
-                created += 1
-            case let state? where state % 2 == 1:
-                try capture.update(logTable(e), id: id, given)
+            let t = logTable(e)
+            if try capture.update(t, id: id, given) != nil {
                 updated += 1
-            default:
+                continue
+            }
+            if noneGone[e.number] == nil {
+                noneGone[e.number] = try db.cached("SELECT 1 FROM \(t.gone) LIMIT 1").first([], { _ in true }) == nil
+            }
+            let kept = noneGone[e.number] == true ? false
+                : try db.cached("SELECT 1 FROM \(t.gone) WHERE id = ?").first([.text(id)], { _ in true }) ?? false
+            if !kept {
+                try requireFields(e, given)
+                try capture.insert(t, id: id, given)
+                created += 1
+            } else {
                 try capture.finish()
                 db.setTriggersEnabled(true)
                 try requireFields(e, given)
                 try insertRow(e, id: id, fields: Self.byName(e, given, withNull: false), checkReferences: false)
                 db.setTriggersEnabled(false)
                 try capture.resume()
-                known[key] = 1
                 created += 1
             }
         }
@@ -120,28 +127,5 @@ extension Replica {
         var fields: [String: Value] = [:]
         for (i, v) in given.enumerated() { if let v, withNull || !v.isNull { fields[e.fields[i].name] = v } }
         return fields
-    }
-
-    private struct RecordKey: Hashable {
-        let entity: Int
-        let id: String
-    }
-
-    /// The causal length of each record of `checked` that this replica knows, read with one query
-    /// per entity: as ``lifecycle(_:_:)``, except that a record known only from field changes
-    /// (its lifecycle never written) has 0, not alive. Records not in the result are new.
-    private func lifecycles(_ checked: [(EntitySpec, String, [Value?])]) throws -> [RecordKey: Int64] {
-        var ids: [Int: [String]] = [:]
-        for (e, id, _) in checked { ids[e.number, default: []].append(id) }
-        var out: [RecordKey: Int64] = [:]
-        for (number, list) in ids {
-            let t = logTableByNumber[number]!
-            let json = LogTable.idArray(list)
-            try db.prepare(t.knownAmong).each(binding: { $0.bind(json, at: 1) }) { row in
-                let key = RecordKey(entity: number, id: row.text(0) ?? "")
-                out[key] = row.int64(2) != 0 ? row.int64(1) : 0
-            }
-        }
-        return out
     }
 }

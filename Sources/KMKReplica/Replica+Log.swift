@@ -19,7 +19,7 @@ extension Replica {
         // each table hold the newest `limit` registers.
         var entries: [LogEntry] = []
         for t in logTables {
-            let st = try db.cached(t.select("ORDER BY c.seq IS NOT NULL, c.seq DESC LIMIT ?1"))
+            let st = try db.cached("SELECT * FROM (\(t.select("true"))) ORDER BY seq IS NOT NULL, seq DESC LIMIT ?1")
             try st.each(binding: { $0.bind(Int64(limit), at: 1) }) { row in
                 for (seq, change) in logChanges(t, row, after: nil) { entries.append(LogEntry(seq: seq, change: change)) }
             }
@@ -78,7 +78,7 @@ extension Replica {
         return Int(total)
     }
 
-    /// The changes of one record row of ``LogTable/select(_:)``: its registers that were written,
+    /// The changes of one record row of ``LogTable/select(_:order:)``: its registers that were written,
     /// with a sequence number above `after` when given (pending ones have none). Lifecycle first.
     func logChanges(_ t: LogTable, _ row: Statement, after: Int64?) -> [(Int64?, Change)] {
         let e = t.entity

@@ -1,14 +1,15 @@
 import KMKModel
 
 extension Replica {
-    /// Migrates a file of an older change-log layout (`layout`, 1 to 3) to the current one, in one
+    /// Migrates a file of an older change-log layout (`layout`, 1 to 4) to the current one, in one
     /// write transaction, then compacts it (`VACUUM`) when no other connection is reading it
     /// (compacting is optional: the migrated file is whole without it). Nothing is done when the
     /// file has another layout by the time the lock is held: another kmk-sync that opened the file
     /// at the same time migrated it while this one waited, and its tables must not be converted
     /// twice.
     ///
-    /// Layouts 1 and 2 get the current clock rows; every older layout gets the current ledger.
+    /// Layouts 1 and 2 get layout 4's clock rows, layouts 1 to 3 the current ledger; then the
+    /// registers move from the clock rows into the records' own rows.
     func migrate(from layout: Int64) throws {
         let migrated = try db.transaction { () throws -> Bool in
             guard try meta("log_layout").integer ?? 1 == layout else { return false }
@@ -20,7 +21,8 @@ extension Replica {
             case 2: try migrateLayout2()
             default: break
             }
-            try migrateLedger()
+            if layout <= 3 { try migrateLedger() }
+            try migrateLayout4()
             for t in logTables { try db.execute(t.triggers) }
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
             return true
@@ -49,12 +51,13 @@ extension Replica {
     }
 
     /// Rewrites a file of change-log layout 1 (one `kmk_clock` row per field, with the value) to
-    /// the current layout (one clock row per record, ``LogTable``), inside ``migrate(from:)``'s
-    /// transaction: a kill or a full disk leaves the file as it was (SPEC.md §2, "Older files").
+    /// layout 4's clock rows (one per record, which ``migrateLayout4()`` then moves into the
+    /// records' rows), inside ``migrate(from:)``'s transaction: a kill or a full disk leaves the
+    /// file as it was (SPEC.md §2, "Older files").
     ///
     /// Every register keeps its value, clock, origin, base and sequence number; pending changes
     /// stay pending; a record that is not alive keeps its values in `kmk_<entity>_gone`. Registers
-    /// not yet pushed take their record's newest sequence number, as in layouts 2 and 3 (SPEC.md
+    /// not yet pushed take their record's newest sequence number, as in layouts 2 to 5 (SPEC.md
     /// §4), so the next push sends exactly what layout 1 would have sent.
     private func migrateLayout1() throws {
         let oldLog = try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kmk_clock'").first { $0.int64(0) }
@@ -66,7 +69,7 @@ extension Replica {
         try db.execute(ReplicaDDL.stampTable)
         for t in logTables {
             let e = t.entity
-            try db.execute(t.ddl)
+            try db.execute(t.legacyClockDDL + t.legacyGoneDDL)
             // One row per record: each register's columns from its old row (q -1 when pending),
             // the record's sequence number the newest of its rows (NULL when one is pending).
             // (Layout 2's row, then encoded as layout 3's by ``LogTable/insertConverted(from:)``.)
@@ -90,29 +93,57 @@ extension Replica {
                 try db.execute("""
                     INSERT INTO \(t.gone) (id, \(t.fields.map(\.name).joined(separator: ", ")))
                     SELECT pk, \(values.joined(separator: ", ")) FROM kmk_clock
-                    WHERE tbl = \(e.number) AND pk IN (SELECT id FROM \(t.clock) WHERE cl % 2 = 0) GROUP BY pk
+                    WHERE tbl = \(e.number) AND pk IN (SELECT id FROM \(t.legacyClock) WHERE cl % 2 = 0) GROUP BY pk
                     """)
             } else {
-                try db.execute("INSERT INTO \(t.gone) (id) SELECT id FROM \(t.clock) WHERE cl % 2 = 0")
+                try db.execute("INSERT INTO \(t.gone) (id) SELECT id FROM \(t.legacyClock) WHERE cl % 2 = 0")
             }
-            try db.prepare(t.carryUnpushed).run([.integer(pushed)])
+            let carry = t.registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN NULL ELSE q\($0) END" }
+            try db.prepare("UPDATE \(t.legacyClock) SET \(carry.joined(separator: ", ")) WHERE seq > ?1").run([.integer(pushed)])
         }
         try db.execute("DROP TABLE kmk_clock")
     }
 
     /// Rewrites a file of change-log layout 2 (absolute clocks, bases and sequence numbers in
-    /// each clock row) to layout 3 (``LogTable``: relative clocks and bases, a sequence number
+    /// each clock row) to layout 3's clock rows (relative clocks and bases, a sequence number
     /// equal to the record's not stored), inside ``migrate(from:)``'s transaction. Every register
     /// keeps its clock, origin, base and sequence number; pending changes stay pending. Only the
     /// clock tables change here (``migrate(from:)`` re-makes the triggers and the ledger).
     private func migrateLayout2() throws {
         for t in logTables {
-            let old = "\(t.clock)_layout2"
-            try db.execute("DROP INDEX IF EXISTS \(t.clock)_seq")
-            try db.execute("ALTER TABLE \(t.clock) RENAME TO \(old)")
-            try db.execute(t.clockDDL)
+            let old = "\(t.legacyClock)_layout2"
+            try db.execute("DROP INDEX IF EXISTS \(t.legacyClock)_seq")
+            try db.execute("ALTER TABLE \(t.legacyClock) RENAME TO \(old)")
+            try db.execute(t.legacyClockDDL)
             try db.execute(t.insertConverted(from: "SELECT * FROM \(old)"))
             try db.execute("DROP TABLE \(old)")
+        }
+    }
+
+    /// Moves the registers of layout 4's clock rows (`kmk_<entity>_clock`, one per record) into
+    /// the records' own rows (layout 5, ``LogTable``): the register columns are added to the
+    /// entity's table and to `kmk_<entity>_gone`, each row takes its clock row's columns as they
+    /// are (the encoding is the same), and the clock table goes. A clock row whose record has no
+    /// row in either table (a damaged file) gets a row in `gone`, so no register is lost.
+    private func migrateLayout4() throws {
+        for t in logTables {
+            for table in t.tables {
+                for column in t.registerColumnDefinitions { try db.execute("ALTER TABLE \(table) ADD COLUMN \(column)") }
+            }
+            try db.execute("""
+                INSERT INTO \(t.gone) (id) SELECT id FROM \(t.legacyClock)
+                WHERE id NOT IN (SELECT id FROM \(t.live)) AND id NOT IN (SELECT id FROM \(t.gone))
+                """)
+            let registers = t.allRegisterColumns
+            for table in t.tables {
+                try db.execute("""
+                    UPDATE \(table) SET (\(registers.joined(separator: ", "))) = (\(registers.map { "c.\($0)" }.joined(separator: ", ")))
+                    FROM \(t.legacyClock) AS c WHERE c.id = \(table).id
+                    """)
+            }
+            try db.execute("DROP INDEX IF EXISTS \(t.legacyClock)_seq")
+            try db.execute("DROP TABLE \(t.legacyClock)")
+            try db.execute(LogTable.seqIndex(t.live) + LogTable.seqIndex(t.gone))
         }
     }
 }

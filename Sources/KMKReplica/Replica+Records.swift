@@ -82,7 +82,7 @@ extension Replica {
     /// Ids of deleted records of an entity (they can be restored).
     public func deletedIDs(_ entityName: String) throws -> [String] {
         let t = logTable(try entity(entityName))
-        return try db.cached("SELECT id FROM \(t.clock) WHERE \(LogTable.isWritten(0)) AND cl % 2 = 0 ORDER BY id").rows { $0.text(0) ?? "" }
+        return try db.cached("SELECT id FROM \(t.gone) WHERE \(LogTable.isWritten(0)) AND cl % 2 = 0 ORDER BY id").rows { $0.text(0) ?? "" }
     }
 
     /// The reference fields of `record` that point at a record that does not exist or was
@@ -106,11 +106,18 @@ extension Replica {
         return ExportDocument(municipality: municipality.code, schemaVersion: schema.version, records: all)
     }
 
+    /// The SQL that makes an entity's table as a program without a change log would: the same
+    /// columns, CHECK constraints and indexes, without the register columns (the benchmark's
+    /// plain baseline).
+    public static func plainTableSQL(_ e: EntitySpec) -> String { ReplicaDDL.plainTable(e) }
+
     // MARK: - Helpers
 
     /// The causal length of a record (odd: exists, even: deleted), or nil if never seen.
     func lifecycle(_ e: EntitySpec, _ id: String) throws -> Int64? {
-        try db.cached("SELECT cl FROM \(logTable(e).clock) WHERE id = ? AND \(LogTable.isWritten(0))").first([.text(id)]) { $0.int64(0) }
+        let t = logTable(e)
+        return try db.cached(t.tables.map { "SELECT cl FROM \($0) WHERE id = ?1 AND \(LogTable.isWritten(0))" }.joined(separator: " UNION ALL "))
+            .first([.text(id)]) { $0.int64(0) }
     }
 
     func requireAlive(_ e: EntitySpec, _ id: String) throws {

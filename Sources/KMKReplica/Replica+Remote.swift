@@ -160,7 +160,7 @@ extension Replica {
     public func restartPush(nextBatch: Int64) throws {
         try db.transaction {
             // Every register is unpushed now, so each takes its record's number (SPEC.md §4).
-            for t in logTables { try db.cached(t.carryUnpushed).run([.integer(0)]) }
+            for t in logTables { for carry in t.carryUnpushed { try db.cached(carry).run([.integer(0)]) } }
             try setMeta("push.seq", .integer(0))
             try setMeta("push.batch", .integer(nextBatch - 1))
             try db.cached("DELETE FROM kmk_meta WHERE key IN ('push.inflight_batch', 'push.inflight_seq')").run()

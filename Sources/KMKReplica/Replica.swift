@@ -4,7 +4,7 @@ import KMKModel
 import KMKSync
 
 /// A municipality's local replica: one SQLite file (WAL) with the domain tables, replica
-/// metadata, the change log (one clock row per record, with a clock per field: ``LogTable``),
+/// metadata, the change log (the register columns of each record's row, a clock per field: ``LogTable``),
 /// and the merge ledger.
 ///
 /// A `Replica` owns one connection and is used from one thread at a time.
@@ -280,8 +280,10 @@ public final class Replica {
         let pushed = try meta("push.seq").integer ?? 0
         var top = lastSeq
         for t in logTables {
-            try db.cached(t.stamp).run([.integer(clock.int64), .integer(top), .integer(pushed)])
-            top += Int64(db.changes)
+            for stamp in t.stamp {
+                try db.cached(stamp).run([.integer(clock.int64), .integer(top), .integer(pushed)])
+                top += Int64(db.changes)
+            }
         }
         let stamped = Int(top - lastSeq)
         try noteSeen(origin: replicaID, clock: clock)

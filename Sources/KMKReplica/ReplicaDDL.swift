@@ -1,8 +1,8 @@
 import KMKModel
 
 /// The SQL that makes a replica file, derived from the ``Schema``: domain tables with CHECK
-/// constraints, each with its change-log table and the triggers that capture every write into it
-/// (``LogTable``).
+/// constraints and their records' registers (the change log), each with its table of records that
+/// are not alive and the triggers that capture every write into it (``LogTable``).
 ///
 /// Capture works the same whoever writes: kmk-sync itself, the `sqlite3` shell or a GUI. A trigger
 /// marks the written registers *pending* (no clock, sequence number -1, the record's `seq` NULL);
@@ -22,9 +22,10 @@ enum ReplicaDDL {
 
     /// The change-log layout this build writes (`kmk_meta.log_layout`). Files without the key have
     /// layout 1 (one `kmk_clock` row per field), files with 2 the uncompressed clock rows, files
-    /// with 3 the compact clock rows of layout 4 but the ledger keyed by text; all are migrated
-    /// when opened (``Replica/migrate(from:)``).
-    static let logLayout: Int64 = 4
+    /// with 3 the compact clock rows of layout 4 but the ledger keyed by text, files with 4 the
+    /// clock rows in `kmk_<entity>_clock` beside the records' rows; all are migrated when opened
+    /// (``Replica/migrate(from:)``).
+    static let logLayout: Int64 = 5
 
     /// The stamp of a kmk-sync write transaction in progress (SPEC.md §4); empty otherwise.
     static let stampTable = """
@@ -71,7 +72,14 @@ enum ReplicaDDL {
         return sql
     }
 
+    /// The entity's table: its fields, then the register columns of its live records (``LogTable``).
     static func table(_ e: EntitySpec) -> String {
+        plainTable(e, registers: LogTable(e).registerDDL)
+    }
+
+    /// The entity's table without the register columns, or with `registers` appended
+    /// (``Replica/plainTableSQL(_:)``).
+    static func plainTable(_ e: EntitySpec, registers: String? = nil) -> String {
         var cols = [
             "id TEXT PRIMARY KEY NOT NULL DEFAULT (\(uuidExpression)) CHECK (length(id) = 36 OR (length(id) = 4 AND id GLOB '[0-9][0-9][0-9][0-9]'))"
         ]
@@ -80,6 +88,7 @@ enum ReplicaDDL {
             if let check = check(f) { c += " CHECK (\(f.name) IS NULL OR (\(check)))" }
             cols.append(c)
         }
+        if let registers { cols.append(registers) }
         var sql = "CREATE TABLE \(e.name) (\n    " + cols.joined(separator: ",\n    ") + "\n) STRICT;\n"
         for f in e.referenceFields {
             sql += "CREATE INDEX \(e.name)_\(f.name) ON \(e.name) (\(f.name));\n"
@@ -106,7 +115,7 @@ enum ReplicaDDL {
         }
     }
 
-    /// The entity's change-log table and kept-values table (``LogTable``).
+    /// The table of the entity's records that are not alive, and the `seq` indexes (``LogTable``).
     static func logTables(_ e: EntitySpec) -> String { LogTable(e).ddl }
 
     /// The entity's capture triggers (``LogTable``).

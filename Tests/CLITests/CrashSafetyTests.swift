@@ -418,8 +418,10 @@ final class CrashRun {
                          inflightSeq: v["push.inflight_seq"].flatMap { Int64($0) }, cursor: v["pull.cursor"])
     }
 
-    /// Every record's sequence number in a replica's change log (one clock table per entity, SPEC.md §2).
-    static let logSeqs = Schema.current.entities.map { "SELECT seq FROM kmk_\($0.name)_clock" }.joined(separator: " UNION ALL ")
+    /// Every record's sequence number in a replica's change log (in each entity's table and its
+    /// table of records that are not alive, SPEC.md §2).
+    static let logSeqs = Schema.current.entities.map { "SELECT seq FROM \($0.name) UNION ALL SELECT seq FROM kmk_\($0.name)_gone" }
+        .joined(separator: " UNION ALL ")
 
     /// Integrity of a replica file, its change log, its push and pull state, and that state
     /// against the hub store's (the hub may be running: reading a WAL store beside it is safe).

@@ -10,7 +10,9 @@ import Testing
 /// with the layout-1 build (Fixtures/layout1/README.md): imports, updates, a delete, a restore, two
 /// replicas merging with conflicts and a delete beating concurrent updates, a push cursor, and an
 /// edit from the sqlite3 shell left pending. The layout-2 fixture (absolute clocks in each clock
-/// row) is that file opened by the layout-2 build, with more edits (Fixtures/layout2/README.md).
+/// row) is that file opened by the layout-2 build, with more edits (Fixtures/layout2/README.md);
+/// the layout-3 fixture (the old ledger) and the layout-4 fixture (clock rows beside the records'
+/// rows, with pending edits of every kind) were made the same way by their builds.
 @Suite("Change-log layout migration")
 struct LayoutMigrationTests {
     static let fixtures = PackageDirectory.url("Fixtures/layout1")
@@ -101,7 +103,7 @@ struct LayoutMigrationTests {
         }
     }
 
-    @Test("a layout-1 file opens as layout 4 with every record, change, ledger entry and push state kept")
+    @Test("a layout-1 file opens as layout 5 with every record, change, ledger entry and push state kept")
     func migratesFixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
@@ -115,7 +117,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-27T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(4))
+        #expect(try r.meta("log_layout") == .integer(5))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name = 'kmk_clock'") == ["0"])
         #expect(try self.ledger(r) == ledger)
         #expect(try r.check().filter { !$0.ok }.map(\.detail) == [])
@@ -146,8 +148,9 @@ struct LayoutMigrationTests {
         // Opening again changes nothing more.
         let after = r.path
         r = try Replica.open(at: after, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(4))
+        #expect(try r.meta("log_layout") == .integer(5))
         r.close()
+        try expectCurrentSchema(path, in: dir)
     }
 
     /// `entity|id|field` of each register of a layout-2 file that matches `condition` (SQL on the
@@ -165,7 +168,7 @@ struct LayoutMigrationTests {
         return out
     }
 
-    @Test("a layout-2 file opens as layout 4 with every record, change, clock, ledger entry and push state kept")
+    @Test("a layout-2 file opens as layout 5 with every record, change, clock, ledger entry and push state kept")
     func migratesLayout2Fixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
@@ -181,12 +184,12 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-28T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(4))
+        #expect(try r.meta("log_layout") == .integer(5))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout2%'") == ["0"])
         #expect(try self.ledger(r) == ledger)
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
         // Records keep their numbers (the pending ones were numbered when the file was opened).
-        let after = Dictionary(uniqueKeysWithValues: try query(path, "SELECT id, seq FROM kmk_venue_clock").map {
+        let after = Dictionary(uniqueKeysWithValues: try query(path, "SELECT id, seq FROM venue UNION ALL SELECT id, seq FROM kmk_venue_gone").map {
             let p = $0.split(separator: "|").map(String.init)
             return (p[0], p.count > 1 ? p[1] : "")
         })
@@ -196,7 +199,7 @@ struct LayoutMigrationTests {
         }
         // The encoding is in use: registers written with their record's first clock store 0, and
         // a number equal to the record's is not stored.
-        #expect(try query(path, "SELECT count(*) FROM kmk_venue_clock WHERE h0 = 0 AND q0 IS NULL").first.flatMap { Int($0) } ?? 0 > 0)
+        #expect(try query(path, "SELECT count(*) FROM venue WHERE h0 = 0 AND q0 IS NULL").first.flatMap { Int($0) } ?? 0 > 0)
 
         let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
         #expect(try r.export(includeLocal: true).encoded() == export)
@@ -217,11 +220,12 @@ struct LayoutMigrationTests {
         r.close()
 
         r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(4))
+        #expect(try r.meta("log_layout") == .integer(5))
         r.close()
+        try expectCurrentSchema(path, in: dir)
     }
 
-    @Test("a layout-3 file opens as layout 4: the ledger moves to site numbers, an origin it alone names gets one, the clock rows stay as they are")
+    @Test("a layout-3 file opens as layout 5: the ledger moves to site numbers, an origin it alone names gets one, the registers keep their columns")
     func migratesLayout3Fixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
@@ -239,22 +243,18 @@ struct LayoutMigrationTests {
             """)
         let ledger = try oldLedger(path)
         #expect(ledger.count == 4 && ledger.last?.contains(stranger) == true, "the fixture covers these cases")
-        let clockTables = Schema.current.entities.map { "kmk_\($0.name)_clock" }
-        func clockRows() throws -> [String] {
-            try clockTables.flatMap { try query(path, "SELECT '\($0)', * FROM \($0) ORDER BY id") }
-        }
-        let clocks = try clockRows()
+        let clocks = try Self.layout4ClockRows(path)
         let triggers = try query(path, "SELECT name, replace(sql, char(10), ' ') FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
-        #expect(clocks.count > 90 && triggers.count == 4 * clockTables.count)
+        #expect(clocks.count > 90 && triggers.count == 4 * Schema.current.entities.count)
 
         let clock = ManualClock("2026-11-29T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(4))
+        #expect(try r.meta("log_layout") == .integer(5))
         #expect(try self.ledger(r) == ledger)
         #expect(try query(path, "SELECT count(*) FROM kmk_site WHERE replica = '\(stranger)'") == ["1"])
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout3%' OR name = 'kmk_ledger_time'") == ["0"])
-        #expect(try clockRows() == clocks)
-        #expect(try query(path, "SELECT name, replace(sql, char(10), ' ') FROM sqlite_master WHERE type = 'trigger' ORDER BY name") == triggers)
+        #expect(try Self.registerRows(path) == clocks)
+        try expectCurrentSchema(path, in: dir)
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
         let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout3.export-local.json"), encoding: .utf8)
         #expect(try r.export(includeLocal: true).encoded() == export)
@@ -273,5 +273,111 @@ struct LayoutMigrationTests {
         let now = try self.ledger(r)
         #expect(now.count == 5 && Array(now.prefix(4)) == ledger && now[4].contains("|staff_count|0|4141|") && now[4].contains("|\(stranger)|"))
         r.close()
+    }
+
+    @Test("a layout-4 file opens as layout 5: each register moves into its record's row as it was, the sqlite3 shell's pending edits are clocked, and capture, push and the ledger carry on")
+    func migratesLayout4Fixture() throws {
+        let dir = try TempDir()
+        let path = dir.path("old.kmk")
+        let fixtures = PackageDirectory.url("Fixtures/layout4")
+        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout4.kmk").path, toPath: path)
+        #expect(try query(path, "SELECT value FROM kmk_meta WHERE key = 'log_layout'") == ["4"])
+        let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+        let pendingIDs = Set(try query(path, "SELECT id FROM kmk_venue_clock WHERE seq IS NULL"))
+        let pending = try layout4Registers(path) { "q\($0) = -1" }
+        let unpushed = try layout4Registers(path) { "(q\($0) = -1 OR CASE WHEN h\($0) IS NULL THEN q\($0) ELSE coalesce(q\($0), seq) END > \(pushed))" }
+        let clocks = try Self.layout4ClockRows(path)
+        let ledger = try query(path, "SELECT * FROM kmk_ledger ORDER BY n")
+        #expect(pendingIDs.count == 4 && pending.count > 4 && unpushed.count > pending.count && ledger.count == 3,
+                "the fixture covers these cases")
+        func settled(_ rows: [String]) -> [String] {
+            rows.filter { !pendingIDs.contains(String($0.split(separator: "|", omittingEmptySubsequences: false)[1])) }
+        }
+
+        let clock = ManualClock("2026-11-30T08:00:00Z")
+        var r = try Replica.open(at: path, now: clock.clock)
+        #expect(try r.meta("log_layout") == .integer(5))
+        // Every record that was not pending has the registers it had; the pending ones were
+        // clocked when the file was opened (the log below checks them).
+        let rows = try Self.registerRows(path)
+        #expect(rows.count == clocks.count)
+        #expect(settled(rows) == settled(clocks))
+        try expectCurrentSchema(path, in: dir)
+        #expect(try query(path, "SELECT * FROM kmk_ledger ORDER BY n") == ledger)
+        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout4.export-local.json"), encoding: .utf8)
+        #expect(try r.export(includeLocal: true).encoded() == export)
+        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout4.log.jsonl"), pending: pending, openedAt: clock)
+        try expectNextPush(of: r, is: unpushed)
+
+        // Capture after the migration: the sqlite3 shell's update, delete and re-creation, and
+        // kmk-sync's own; a conflict joins the ledger.
+        let venue = try #require(try r.records("venue").first).id
+        r.close()
+        _ = try sqlite3Shell(path, "UPDATE venue SET staff_count = 4242 WHERE id = '\(venue)';")
+        r = try Replica.open(at: path, now: clock.clock)
+        let captured = try r.log(limit: 100_000).map(\.change).filter { $0.id == venue && $0.field == "staff_count" }
+        #expect(captured.count == 1 && captured.first?.value == .integer(4242) && captured.first?.origin == r.replicaID)
+        try r.delete("venue", id: venue)
+        try r.restore("venue", id: venue)
+        #expect(try r.record("venue", id: venue)?["staff_count"] == .integer(4242))
+        let stranger = "99999999-0000-4000-8000-000000000000"
+        let lost = Change(entity: "venue", id: venue, field: "name", value: .text("Förlorarn"),
+                          clock: HLC(millis: clock.millis - 86_400_000, counter: 0), origin: stranger, municipality: "0484")
+        #expect(try r.apply([lost]).conflicts.count == 1)
+        #expect(try self.ledger(r).count == 4)
+        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+        r.close()
+    }
+
+    /// `entity|id|field` of every register of a layout-3 or layout-4 file that meets `condition`
+    /// (given the register number, on the stored columns of `kmk_<entity>_clock`).
+    func layout4Registers(_ path: String, _ condition: (Int) -> String) throws -> Set<String> {
+        var out: Set<String> = []
+        for e in Schema.current.entities {
+            let registers = [(0, Change.lifecycleField)] + e.syncedFields.map { ($0.number, $0.name) }
+            let sql = registers.map { n, name in "SELECT '\(e.name)|' || id || '|\(name)' FROM kmk_\(e.name)_clock WHERE \(condition(n))" }
+                .joined(separator: " UNION ALL ")
+            out.formUnion(try query(path, sql))
+        }
+        return out
+    }
+
+    /// Every clock row of a file of layout 3 or 4 (`kmk_<entity>_clock`), as `table|id|cl|seq|t|h0|s0|b0|q0|…`.
+    static func layout4ClockRows(_ path: String) throws -> [String] {
+        try Schema.current.entities.flatMap { e in
+            try sqlite3Shell(path, "SELECT 'kmk_\(e.name)_clock', * FROM kmk_\(e.name)_clock ORDER BY id").stdout
+                .split(separator: "\n").map(String.init)
+        }
+    }
+
+    /// The same rows of a layout-5 file, read from the records' own rows in the entity's table and
+    /// in `kmk_<entity>_gone` (the columns and their encoding are layout 4's).
+    static func registerRows(_ path: String) throws -> [String] {
+        try Schema.current.entities.flatMap { e in
+            let registers = ([0] + e.syncedFields.map(\.number)).flatMap { ["h\($0)", "s\($0)", "b\($0)", "q\($0)"] }
+            let columns = (["id", "cl", "seq", "t"] + registers).joined(separator: ", ")
+            return try sqlite3Shell(path, """
+                SELECT 'kmk_\(e.name)_clock', * FROM (SELECT \(columns) FROM \(e.name) UNION ALL SELECT \(columns) FROM kmk_\(e.name)_gone)
+                ORDER BY id
+                """).stdout.split(separator: "\n").map(String.init)
+        }
+    }
+
+    /// A migrated file has the tables, indexes and triggers of a new one (their SQL may differ in
+    /// layout: `ALTER TABLE ... ADD COLUMN` appends to a table's text), and no clock table.
+    func expectCurrentSchema(_ path: String, in dir: TempDir) throws {
+        let fresh = dir.path("fresh.kmk")
+        try Replica.create(at: fresh, municipality: Municipality.all.first { $0.code == "0484" }!).close()
+        let objects = "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+        #expect(try query(path, objects) == query(fresh, objects))
+        let triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        #expect(try query(path, triggers) == query(fresh, triggers))
+        for e in Schema.current.entities {
+            let columns = "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('\(e.name)')"
+            #expect(try query(path, columns) == query(fresh, columns), "\(e.name)")
+            let gone = "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('kmk_\(e.name)_gone')"
+            #expect(try query(path, gone) == query(fresh, gone), "kmk_\(e.name)_gone")
+        }
     }
 }
