@@ -7,8 +7,8 @@ import Testing
 
 /// Imports capture their changes themselves, with the triggers off (``DirectCapture``, SPEC.md
 /// §4, "Direct capture"). Whatever an import holds, the file must end exactly as if the capture
-/// triggers had written it: the same rows, the same clock rows, the same kept values, the same
-/// next push. Two replicas with one site id and one hand-moved clock get the same random history;
+/// triggers had written it: the same rows with the same register columns, the same kept rows,
+/// the same next push. Two replicas with one site id and one hand-moved clock get the same random history;
 /// one imports directly, the other through the triggers, and their files are compared after
 /// every step.
 @Suite("Direct capture (property)")
@@ -93,6 +93,17 @@ struct DirectCaptureTests {
 
     /// A random import: records of several entities, new, alive, deleted or repeated, with random
     /// subsets of fields. Returns how many records it re-creates (written through the triggers).
+    @Test("no field of the schema has the name of a register column, which every entity's table also has")
+    func registerColumnsAreReserved() {
+        for e in Schema.current.entities {
+            let reserved = Set(LogTable(e).allRegisterColumns)
+            for f in e.fields {
+                #expect(!reserved.contains(f.name), "\(e.name).\(f.name)")
+                #expect(f.name.wholeMatch(of: /[hsbq][0-9]+|cl|seq|t/) == nil, "\(e.name).\(f.name)")
+            }
+        }
+    }
+
     static func batch(_ r: Replica, _ rng: inout SplitMix64) throws -> ([Record], Replica.ImportMode, Int) {
         var records: [Record] = []
         var recreated = 0
