@@ -153,31 +153,13 @@ struct LayoutMigrationTests {
         try expectCurrentSchema(path, in: dir)
     }
 
-    /// `entity|id|field` of each register of a layout-2 file that matches `condition` (SQL on the
-    /// register's columns, `q` and `h`).
-    func layout2Registers(_ path: String, _ condition: String) throws -> Set<String> {
-        var out: Set<String> = []
-        for e in Schema.current.entities {
-            let registers = [(0, Change.lifecycleField)] + e.syncedFields.map { ($0.number, $0.name) }
-            let sql = registers.map { n, name in
-                "SELECT '\(e.name)|' || id || '|\(name)' FROM kmk_\(e.name)_clock WHERE "
-                    + condition.replacingOccurrences(of: "q", with: "q\(n)").replacingOccurrences(of: "h", with: "h\(n)")
-            }.joined(separator: " UNION ALL ")
-            out.formUnion(try query(path, sql))
-        }
-        return out
-    }
-
     @Test("a layout-2 file opens as layout 5 with every record, change, clock, ledger entry and push state kept")
     func migratesLayout2Fixture() throws {
         let dir = try TempDir()
-        let path = dir.path("old.kmk")
-        let fixtures = PackageDirectory.url("Fixtures/layout2")
-        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout2.kmk").path, toPath: path)
-        #expect(try query(path, "SELECT value FROM kmk_meta WHERE key = 'log_layout'") == ["2"])
+        let (path, fixtures) = try copyFixture(layout: 2, into: dir)
         let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
-        let pending = try layout2Registers(path, "q = -1")
-        let unpushed = try layout2Registers(path, "(q = -1 OR q > \(pushed))")
+        let pending = try clockRowRegisters(path) { "q\($0) = -1" }
+        let unpushed = try clockRowRegisters(path) { "(q\($0) = -1 OR q\($0) > \(pushed))" }
         let ledger = try oldLedger(path)
         let recordSeqs = try query(path, "SELECT id, seq FROM kmk_venue_clock WHERE seq IS NOT NULL ORDER BY id")
         #expect(pending.count >= 3 && unpushed.count > pending.count && !ledger.isEmpty, "the fixture covers these cases")
@@ -228,10 +210,7 @@ struct LayoutMigrationTests {
     @Test("a layout-3 file opens as layout 5: the ledger moves to site numbers, an origin it alone names gets one, the registers keep their columns")
     func migratesLayout3Fixture() throws {
         let dir = try TempDir()
-        let path = dir.path("old.kmk")
-        let fixtures = PackageDirectory.url("Fixtures/layout3")
-        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout3.kmk").path, toPath: path)
-        #expect(try query(path, "SELECT value FROM kmk_meta WHERE key = 'log_layout'") == ["3"])
+        let (path, fixtures) = try copyFixture(layout: 3, into: dir)
         // A write that only ever lost here: its origin is in no clock row, so not in kmk_site.
         let stranger = "99999999-0000-4000-8000-000000000000"
         let venue = try #require(try query(path, "SELECT id FROM venue ORDER BY id LIMIT 1").first)
@@ -278,14 +257,11 @@ struct LayoutMigrationTests {
     @Test("a layout-4 file opens as layout 5: each register moves into its record's row as it was, the sqlite3 shell's pending edits are clocked, and capture, push and the ledger carry on")
     func migratesLayout4Fixture() throws {
         let dir = try TempDir()
-        let path = dir.path("old.kmk")
-        let fixtures = PackageDirectory.url("Fixtures/layout4")
-        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout4.kmk").path, toPath: path)
-        #expect(try query(path, "SELECT value FROM kmk_meta WHERE key = 'log_layout'") == ["4"])
+        let (path, fixtures) = try copyFixture(layout: 4, into: dir)
         let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
         let pendingIDs = Set(try query(path, "SELECT id FROM kmk_venue_clock WHERE seq IS NULL"))
-        let pending = try layout4Registers(path) { "q\($0) = -1" }
-        let unpushed = try layout4Registers(path) { "(q\($0) = -1 OR CASE WHEN h\($0) IS NULL THEN q\($0) ELSE coalesce(q\($0), seq) END > \(pushed))" }
+        let pending = try clockRowRegisters(path) { "q\($0) = -1" }
+        let unpushed = try clockRowRegisters(path) { "(q\($0) = -1 OR CASE WHEN h\($0) IS NULL THEN q\($0) ELSE coalesce(q\($0), seq) END > \(pushed))" }
         let clocks = try Self.layout4ClockRows(path)
         let ledger = try query(path, "SELECT * FROM kmk_ledger ORDER BY n")
         #expect(pendingIDs.count == 4 && pending.count > 4 && unpushed.count > pending.count && ledger.count == 3,
@@ -330,9 +306,19 @@ struct LayoutMigrationTests {
         r.close()
     }
 
-    /// `entity|id|field` of every register of a layout-3 or layout-4 file that meets `condition`
+    /// A copy of `Fixtures/layoutN/0484-layoutN.kmk` in `dir`, checked to be of that layout; returns
+    /// its path and the fixture's folder (with the old build's listings).
+    func copyFixture(layout: Int, into dir: TempDir) throws -> (path: String, fixtures: URL) {
+        let path = dir.path("old.kmk")
+        let fixtures = PackageDirectory.url("Fixtures/layout\(layout)")
+        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("0484-layout\(layout).kmk").path, toPath: path)
+        #expect(try query(path, "SELECT value FROM kmk_meta WHERE key = 'log_layout'") == ["\(layout)"])
+        return (path, fixtures)
+    }
+
+    /// `entity|id|field` of every register of a file of layout 2 to 4 that meets `condition`
     /// (given the register number, on the stored columns of `kmk_<entity>_clock`).
-    func layout4Registers(_ path: String, _ condition: (Int) -> String) throws -> Set<String> {
+    func clockRowRegisters(_ path: String, _ condition: (Int) -> String) throws -> Set<String> {
         var out: Set<String> = []
         for e in Schema.current.entities {
             let registers = [(0, Change.lifecycleField)] + e.syncedFields.map { ($0.number, $0.name) }
