@@ -37,7 +37,7 @@ struct DirectCapture {
         let present = given.map { $0.map { !$0.isNull } ?? false }
         let row = try statement(t.entity.number, .insert, present) { t.directInsert(present: present) }
         seq += 1
-        try run(row, id: id, rowid: nil, given, withNull: false)
+        try run(row, key: .text(id), given, withNull: false)
     }
 
     /// Writes the given values of a live record; the synced fields whose value changes become
@@ -67,7 +67,7 @@ struct DirectCapture {
         let changedSynced = t.fieldPositions.map { changed[$0] }
         let row = try statement(e.number, .update, mask + changedSynced) { t.directUpdate(given: mask, changed: changedSynced) }
         if changedSynced.contains(true) { seq += 1 }
-        try run(row, id: nil, rowid: rowid, given, withNull: true)
+        try run(row, key: .integer(rowid), given, withNull: true)
         return true
     }
 
@@ -85,13 +85,14 @@ struct DirectCapture {
         seq = top
     }
 
-    /// Runs a statement of ``LogTable/directInsert(present:)`` or ``LogTable/directUpdate(given:changed:)``.
-    private func run(_ s: Statement, id: String?, rowid: Int64?, _ given: [Value?], withNull: Bool) throws {
+    /// Runs a statement of ``LogTable/directInsert(present:)`` (`key` the id) or
+    /// ``LogTable/directUpdate(given:changed:)`` (`key` the rowid).
+    private func run(_ s: Statement, key: Value, _ given: [Value?], withNull: Bool) throws {
         try s.run { s in
             s.bind(clock, at: 1)
             s.bind(seq, at: 2)
             s.bind(pushed, at: 3)
-            if let id { s.bind(id, at: 4) } else if let rowid { s.bind(rowid, at: 4) }
+            s.bind(key, at: 4)
             _ = Self.bind(given, withNull: withNull, to: s, from: 5)
         }
     }

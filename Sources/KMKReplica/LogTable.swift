@@ -43,6 +43,11 @@ struct LogTable {
     private(set) var selectByID: String
     private(set) var selectAfter: String
     private(set) var count: String
+    /// The causal length of the record with id ?1 whose lifecycle was ever written (no row: never seen).
+    private(set) var lifecycleByID: String
+    /// Whether any record is kept as not alive; whether the record with id ?1 is.
+    let anyKept: String
+    let isKept: String
 
     init(_ entity: EntitySpec) {
         self.entity = entity
@@ -58,12 +63,27 @@ struct LogTable {
         selectByID = ""
         selectAfter = ""
         count = ""
+        lifecycleByID = ""
+        anyKept = "SELECT 1 FROM \(gone) LIMIT 1"
+        isKept = "SELECT 1 FROM \(gone) WHERE id = ?1"
         stamp = makeStamp()
-        hasPending = "SELECT 1 FROM \(live) WHERE seq IS NULL AND cl > 0 UNION ALL SELECT 1 FROM \(gone) WHERE seq IS NULL AND cl > 0 LIMIT 1"
+        hasPending = "SELECT 1 FROM \(live) WHERE \(Self.pending) UNION ALL SELECT 1 FROM \(gone) WHERE \(Self.pending) LIMIT 1"
         carryUnpushed = makeCarryUnpushed()
         selectByID = select("c.id = ?1")
         selectAfter = select("c.seq > ?1", order: "seq")
         count = makeCount()
+        lifecycleByID = bothTables("cl", where: "id = ?1 AND \(Self.isWritten(0))")
+    }
+
+    /// The rows the stamp numbers: a record with something pending has no number. (A row with
+    /// causal length 0 and no number was written with the triggers off and has no register to
+    /// stamp; ``Replica/check()`` reports it.)
+    static let pending = "seq IS NULL AND cl > 0"
+
+    /// `columns` of the rows of both tables (``tables``) that meet `condition`, live rows first.
+    func bothTables(_ columns: String, where condition: String? = nil) -> String {
+        let filter = condition.map { " WHERE \($0)" } ?? ""
+        return "SELECT \(columns) FROM \(live)\(filter) UNION ALL SELECT \(columns) FROM \(gone)\(filter)"
     }
 
     /// Both tables that hold records' registers.
@@ -97,15 +117,13 @@ struct LogTable {
     /// not on a hot path (checks, repairs).
     var decoded: String {
         let regs = registers.map { "\(Self.clockOf($0)) AS h\($0), s\($0), \(Self.baseOf($0)) AS b\($0), \(Self.seqOf($0)) AS q\($0)" }
-        let columns = "id, cl, seq, \(regs.joined(separator: ", "))"
-        return "(SELECT \(columns) FROM \(live) UNION ALL SELECT \(columns) FROM \(gone))"
+        return "(" + bothTables("id, cl, seq, \(regs.joined(separator: ", "))") + ")"
     }
 
     /// Both tables' rows with the stored (encoded) register columns, as a subquery:
     /// `id, cl, seq, t, h0, s0, b0, q0, …`.
     var stored: String {
-        let columns = (["id"] + allRegisterColumns).joined(separator: ", ")
-        return "(SELECT \(columns) FROM \(live) UNION ALL SELECT \(columns) FROM \(gone))"
+        "(" + bothTables((["id"] + allRegisterColumns).joined(separator: ", ")) + ")"
     }
 
     // MARK: - Tables and triggers
@@ -269,9 +287,7 @@ struct LogTable {
     /// number, in id order within its table; its pending registers get the clock and that number,
     /// and so do its registers not yet pushed (sequence number above ?3), so that every register
     /// above the push cursor carries its record's number (SPEC.md §4). (A pending record stores
-    /// every number it has: none is its record's while that is NULL.) A row with causal length 0
-    /// and no number was written with the triggers off and has no register to stamp; ``check``
-    /// reports it.
+    /// every number it has: none is its record's while that is NULL.)
     private func makeStamp() -> [String] {
         let sets = registers.flatMap { n in
             [
@@ -282,7 +298,7 @@ struct LogTable {
         }
         return tables.map { table in
             """
-            WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM \(table) WHERE seq IS NULL AND cl > 0)
+            WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM \(table) WHERE \(Self.pending))
             UPDATE \(table) SET seq = ?2 + p.n, t = coalesce(t, ?1), \(sets.joined(separator: ", "))
             FROM p WHERE \(table).id = p.id
             """
@@ -291,9 +307,13 @@ struct LogTable {
 
     /// Gives every stamped register with a sequence number above ?1 (the push cursor) its
     /// record's number: the rule ``stamp`` keeps, restored after the cursor moved back.
-    private func makeCarryUnpushed() -> [String] {
+    private func makeCarryUnpushed() -> [String] { tables.map(carryUnpushed(in:)) }
+
+    /// The same for one table holding register columns (a migration also runs it on the clock
+    /// table of layouts 2 to 4).
+    func carryUnpushed(in table: String) -> String {
         let sets = registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN NULL ELSE q\($0) END" }
-        return tables.map { "UPDATE \($0) SET \(sets.joined(separator: ", ")) WHERE seq > ?1" }
+        return "UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE seq > ?1"
     }
 
     /// The columns of ``select(_:order:)``: id, cl, seq, t, then each register's h, s, b, q

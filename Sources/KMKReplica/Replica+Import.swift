@@ -84,10 +84,9 @@ extension Replica {
                 continue
             }
             if noneGone[e.number] == nil {
-                noneGone[e.number] = try db.cached("SELECT 1 FROM \(t.gone) LIMIT 1").first([], { _ in true }) == nil
+                noneGone[e.number] = try db.cached(t.anyKept).first([], { _ in true }) == nil
             }
-            let kept = noneGone[e.number] == true ? false
-                : try db.cached("SELECT 1 FROM \(t.gone) WHERE id = ?").first([.text(id)], { _ in true }) ?? false
+            let kept = noneGone[e.number] == true ? false : try db.cached(t.isKept).first([.text(id)], { _ in true }) ?? false
             if !kept {
                 try requireFields(e, given)
                 try capture.insert(t, id: id, given)

@@ -98,8 +98,7 @@ extension Replica {
             } else {
                 try db.execute("INSERT INTO \(t.gone) (id) SELECT id FROM \(t.legacyClock) WHERE cl % 2 = 0")
             }
-            let carry = t.registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN NULL ELSE q\($0) END" }
-            try db.prepare("UPDATE \(t.legacyClock) SET \(carry.joined(separator: ", ")) WHERE seq > ?1").run([.integer(pushed)])
+            try db.prepare(t.carryUnpushed(in: t.legacyClock)).run([.integer(pushed)])
         }
         try db.execute("DROP TABLE kmk_clock")
     }

@@ -115,9 +115,7 @@ extension Replica {
 
     /// The causal length of a record (odd: exists, even: deleted), or nil if never seen.
     func lifecycle(_ e: EntitySpec, _ id: String) throws -> Int64? {
-        let t = logTable(e)
-        return try db.cached(t.tables.map { "SELECT cl FROM \($0) WHERE id = ?1 AND \(LogTable.isWritten(0))" }.joined(separator: " UNION ALL "))
-            .first([.text(id)]) { $0.int64(0) }
+        try db.cached(logTable(e).lifecycleByID).first([.text(id)]) { $0.int64(0) }
     }
 
     func requireAlive(_ e: EntitySpec, _ id: String) throws {
