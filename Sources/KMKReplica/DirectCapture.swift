@@ -15,9 +15,11 @@ struct DirectCapture {
     /// The last sequence number issued; each record whose change log is written takes the next.
     private(set) var seq: Int64
     private var statements: [Shape: Statement] = [:]
+    /// Whether the last record ``update(_:id:_:)`` looked up had a live row.
+    private var lastFound = true
 
     private struct Shape: Hashable {
-        enum Kind { case insert, compare, update }
+        enum Kind { case insert, compare, update, settledUpdate }
         let entity: Int
         let kind: Kind
         let mask: [Bool]
@@ -46,6 +48,24 @@ struct DirectCapture {
     mutating func update(_ t: LogTable, id: String, _ given: [Value?]) throws -> Bool? {
         let e = t.entity
         let mask = given.map { $0 != nil }
+        // The usual case first: a record found by the last look-up makes the next one likely
+        // found too (an import updates runs of known records), so a settled record whose given
+        // fields (at least one) are all synced is written in one statement that finds, compares
+        // and writes it; it writes nothing when the record is missing, unchanged or not settled.
+        if lastFound, mask.contains(true), mask.indices.allSatisfy({ !mask[$0] || !e.fields[$0].localOnly }) {
+            let row = try statement(e.number, .settledUpdate, mask) { t.directSettledUpdate(given: mask) }
+            try row.run { s in
+                s.bind(clock, at: 1)
+                s.bind(seq + 1, at: 2)
+                s.bind(pushed, at: 3)
+                s.bind(id, at: 4)
+                _ = Self.bind(given, withNull: true, to: s, from: 5)
+            }
+            if db.changes == 1 {
+                seq += 1
+                return true
+            }
+        }
         // The row's rowid and, for each given field, whether the new value differs (SQL's IS NOT,
         // as the update trigger compares); the update then finds the row by rowid.
         let compare = try statement(e.number, .compare, mask) {
@@ -62,6 +82,7 @@ struct DirectCapture {
                 column += 1
             }
         }
+        lastFound = rowid != nil
         guard let rowid else { return nil }
         guard changed.contains(true) else { return false }
         let changedSynced = t.fieldPositions.map { changed[$0] }

@@ -47,6 +47,35 @@ extension LogTable {
         return "UPDATE \(live) SET \(sets.joined(separator: ", ")) WHERE rowid = ?4"
     }
 
+    /// The same write as ``directUpdate(given:changed:)`` in one statement that finds the live
+    /// record by its id (?4), for given fields that are all synced: it writes only when a given
+    /// value differs and the row is ``settled``, and then leaves out the terms of the registers
+    /// that are not given, which would leave them as they are. Each given field's register is
+    /// written when its value differs (``write(_:when:_:)`` with the comparison as the condition).
+    func directSettledUpdate(given: [Bool]) -> String {
+        var sets: [String] = []
+        var differs: [String] = []
+        var k = 5
+        for (i, f) in entity.fields.enumerated() where given[i] {
+            let change = "\(f.name) IS NOT ?\(k)"
+            sets.append("\(f.name) = ?\(k)")
+            sets += write(f.number, when: change, LogTable.directStamp)
+            differs.append(change)
+            k += 1
+        }
+        sets.append("seq = ?2")
+        return "UPDATE \(live) SET \(sets.joined(separator: ", ")) WHERE id = ?4 AND (\(differs.joined(separator: " OR "))) AND \(settled)"
+    }
+
+    /// Whether a live row's registers that a write leaves unchanged would keep their columns as
+    /// they are (``write(_:when:_:)`` with "0", the push mark ?3): the record has its number and
+    /// reference clock, is numbered above the push mark (not pushed since its last change), and
+    /// no register stores a number that is pending or above the mark. That is the usual case
+    /// between two pushes.
+    var settled: String {
+        "(seq > ?3 AND t IS NOT NULL AND NOT ifnull(" + registers.map { "q\($0) NOT BETWEEN 0 AND ?3" }.joined(separator: " OR ") + ", 0))"
+    }
+
     /// Record ids as a JSON array, for statements that take a set of ids through `json_each`.
     static func idArray(_ ids: some Sequence<String>) -> String {
         var json: [UInt8] = [0x5B]
