@@ -11,6 +11,9 @@ struct VenueRows {
     /// The columns the content hash covers: the id and every synced field of `venue`.
     static let hashColumns = ["id"] + EntitySpec.venue.syncedFields.map(\.name)
 
+    /// When the first row was created (Unix ms, 2026-01-01 UTC); the ids' time part.
+    static let firstCreated: UInt64 = 1_767_225_600_000
+
     var ids: [String]
     /// One array per row, values in ``fields`` order.
     var values: [[Value]]
@@ -19,7 +22,9 @@ struct VenueRows {
 
     init(count: Int, seed: UInt64) {
         var rng = SplitMix64(seed: seed)
-        ids = (0..<count).map { _ in RecordID.make(using: &rng) }
+        // Made as the product makes ids (version 7): rows created one after another, a
+        // millisecond apart, from a fixed time.
+        ids = (0..<count).map { i in RecordID.make(millis: VenueRows.firstCreated + UInt64(i), using: &rng) }
         values = (0..<count).map { i in VenueRows.row(i, round: 0, rng: &rng) }
     }
 

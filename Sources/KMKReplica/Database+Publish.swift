@@ -7,7 +7,7 @@ extension Database {
     static func sidePath(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
         return url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).init-\(RecordID.make().prefix(8)).partial").path
+            .appendingPathComponent(".\(url.lastPathComponent).init-\(RecordID.makeRandom().prefix(8)).partial").path
     }
 
     /// Gives the finished side file the name `path` without ever replacing a file there (a hard

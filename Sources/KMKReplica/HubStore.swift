@@ -97,7 +97,7 @@ public final class HubStore {
             let put = try db.prepare("INSERT INTO hub_meta (key, value) VALUES (?, ?)")
             for (k, v): (String, Value) in [
                 ("format", .text(HubDDL.format)), ("schema_version", .integer(Int64(schema.version))),
-                ("hub_id", .text(RecordID.make())), ("created_at", .integer(Int64(now()))), ("seq", .integer(0)),
+                ("hub_id", .text(RecordID.makeRandom())), ("created_at", .integer(Int64(now()))), ("seq", .integer(0)),
             ] {
                 try put.run([.text(k), v])
             }

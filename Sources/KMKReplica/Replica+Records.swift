@@ -139,7 +139,7 @@ extension Replica {
             }
             return id
         case .random:
-            guard let requested else { return RecordID.make() }
+            guard let requested else { return RecordID.make(millis: now()) }
             guard RecordID.isValid(requested), requested.count == 36 else {
                 throw ReplicaError(.invalidData, "'\(requested)' is not a valid id; ids are UUIDs like 3f1c…-…; leave it out to get a new one")
             }

@@ -66,7 +66,7 @@ public final class Replica {
 
     /// Creates a new replica file for a municipality. Refuses to overwrite any existing file.
     public static func create(
-        at path: String, municipality: Municipality, replicaID: String = RecordID.make(),
+        at path: String, municipality: Municipality, replicaID: String = RecordID.makeRandom(),
         schema: Schema = .current, now: @escaping WallClock = Replica.systemClock
     ) throws -> Replica {
         if FileManager.default.fileExists(atPath: path) {

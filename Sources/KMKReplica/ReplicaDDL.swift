@@ -13,11 +13,14 @@ enum ReplicaDDL {
     /// The `format` value in `kmk_meta` that marks a file as a replica.
     static let format = "kmk-sync-replica"
 
-    /// An SQL expression that makes a random version-4 UUID, used as the `id` default so that an
-    /// INSERT from another program needs no id.
+    /// An SQL expression that makes a version-7 UUID (SPEC.md §1, "Ids": the time in milliseconds,
+    /// then random bits), used as the `id` default so that an INSERT from another program needs no
+    /// id. `julianday('now')` is the same throughout one statement, so both halves of the time agree.
     static let uuidExpression = """
-        lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' \
-        || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))
+        lower(substr(printf('%012x', CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)), 1, 8) || '-' \
+        || substr(printf('%012x', CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)), 9, 4) || '-7' \
+        || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) \
+        || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))
         """
 
     /// The change-log layout this build writes (`kmk_meta.log_layout`). Files without the key have

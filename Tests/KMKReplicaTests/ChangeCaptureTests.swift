@@ -59,6 +59,7 @@ struct ChangeCaptureTests {
         let path = dir.path("a.kmk")
         let clock = ManualClock()
         var r = try Replica.create(at: path, municipality: eskilstuna, now: clock.clock)
+        let created = clock.millis
         let a = try r.insert("venue", fields: ["name": .text("Krogen Ett"), "membership": .text("member")])
         let b = try r.insert("venue", fields: ["name": .text("Krogen Två"), "membership": .text("applicant")])
         let lastLocal = try r.log(limit: 1)[0].change.clock
@@ -89,6 +90,12 @@ struct ChangeCaptureTests {
         #expect(byField["new.name"]?.first?.value == .text("Krogen Tre"))
         let newID = changes.first { $0.field == "name" && $0.value == .text("Krogen Tre") }!.id
         #expect(RecordID.isValid(newID) && newID.count == 36, "the SQL default gives a UUID id")
+        // A version-7 id from the SQL default, with the system's time (not the replica's clock)...
+        let sqlMillis = UInt64(newID.replacingOccurrences(of: "-", with: "").prefix(12), radix: 16) ?? 0
+        let wall = UInt64(Date().timeIntervalSince1970 * 1_000)
+        #expect(Array(newID)[14] == "7" && sqlMillis <= wall && wall - sqlMillis < 600_000, "\(newID) against \(wall)")
+        // ...and from the replica's insert, with the replica's clock at the time.
+        #expect(Array(a)[14] == "7" && a.replacingOccurrences(of: "-", with: "").prefix(12) == String(format: "%012llx", created))
         #expect(try r.log(limit: 100).allSatisfy { $0.seq != nil }, "nothing is left pending")
     }
 
