@@ -81,11 +81,20 @@ public final class HubClient: Sendable {
     }
 
     public func pull(cursor: String?, limit: Int?, nationalOnly: Bool = false) async throws -> PullPage {
+        try page(try await pullBody(cursor: cursor, limit: limit, nationalOnly: nationalOnly))
+    }
+
+    /// The body of one `GET /v1/changes` (gunzipped), not yet decoded: see ``page(_:)``.
+    public func pullBody(cursor: String?, limit: Int?, nationalOnly: Bool = false) async throws -> [UInt8] {
         var query = [URLQueryItem(name: "schema", value: String(schemaVersion))]
         if nationalOnly { query.append(URLQueryItem(name: "only", value: "national")) }
         if let cursor { query.append(URLQueryItem(name: "cursor", value: cursor)) }
         if let limit { query.append(URLQueryItem(name: "limit", value: String(limit))) }
-        let body = try await sendBytes("GET", "/v1/changes", query: query, attempts: nil)
+        return try await sendBytes("GET", "/v1/changes", query: query, attempts: nil)
+    }
+
+    /// Decodes a pull page's body.
+    public func page(_ body: [UInt8]) throws -> PullPage {
         // The common form, read straight from the bytes; anything else through the JSON tree,
         // which names what is wrong.
         if let page = PullPage(body: body) { return page }

@@ -131,25 +131,26 @@ public struct SyncEngine {
     /// transaction. A stale cursor (a restored hub) restarts the pull from the beginning and
     /// marks the whole log for pushing again.
     ///
-    /// The next page is fetched while this one is applied (its cursor is in this page), so the
-    /// hub's reading and encoding and this replica's writing overlap. Pages are still applied
-    /// one at a time, in order, each with its own cursor; a page fetched ahead is thrown away
-    /// when applying fails.
+    /// The next page is asked for as soon as this page's cursor is known: read from the start of
+    /// its body (``PullPage/head(body:)``) when the hub writes it before the changes, else once
+    /// the page is decoded. So the hub reads and encodes the next page while this replica decodes
+    /// and applies this one. Pages are still applied one at a time, in order, each with its own
+    /// cursor; a page fetched ahead is thrown away when decoding or applying fails.
     public func pull() async throws -> PullSummary {
         _ = try await handshake()
         var summary = PullSummary()
         let client = self.client
         let limit = pageLimit
         let nationalOnly = replica.municipality.isNational
-        func fetch(_ cursor: String?) -> Task<PullPage, any Error> {
-            Task { try await client.pull(cursor: cursor, limit: limit, nationalOnly: nationalOnly) }
+        func fetch(_ cursor: String?) -> Task<[UInt8], any Error> {
+            Task { try await client.pullBody(cursor: cursor, limit: limit, nationalOnly: nationalOnly) }
         }
-        var next: Task<PullPage, any Error>? = fetch(try replica.remoteState().cursor)
+        var next: Task<[UInt8], any Error>? = fetch(try replica.remoteState().cursor)
         defer { next?.cancel() }
         while let fetching = next {
-            let page: PullPage
+            let body: [UInt8]
             do {
-                page = try await fetching.value
+                body = try await fetching.value
             } catch let e as WireError where e.code == "stale_cursor" && !summary.restarted {
                 try replica.restartPull()
                 let state = try replica.remoteState()
@@ -158,7 +159,16 @@ public struct SyncEngine {
                 next = fetch(nil)
                 continue
             }
-            next = page.more ? fetch(page.cursor) : nil
+            let head = PullPage.head(body: body)
+            next = head.flatMap { $0.more ? fetch($0.cursor) : nil }
+            let page = try client.page(body)
+            if let head {
+                guard head.cursor == page.cursor, head.more == page.more else {
+                    throw ClientError(.protocolError, "the hub sent a page that names its cursor twice, differently")
+                }
+            } else if page.more {
+                next = fetch(page.cursor)
+            }
             summary.pages += 1
             if case .exitBeforePullApply(let n)? = fault, n == summary.pages { SyncEngine.die("before applying pull page \(n)") }
             let result = try replica.applyPulled(page, maxDrift: maxDrift)

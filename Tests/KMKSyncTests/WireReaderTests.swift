@@ -136,6 +136,25 @@ struct WireReaderTests {
             #expect(Self.tree(push: body) == batch, "seed \(seed), round \(round)")
             let page = PullPage(hub: "h", schema: 1, changes: changes, cursor: "c1.h.\(round).ab", more: round % 2 == 0)
             #expect(PullPage(body: Array(page.json().utf8)) == page, "seed \(seed), round \(round)")
+            let head = PullPage.head(body: Array(page.json().utf8))
+            #expect(head?.cursor == page.cursor && head?.more == page.more, "seed \(seed), round \(round)")
+        }
+    }
+
+    @Test("a page's head is read before its changes only when cursor and more come first, each once")
+    func pageHead() {
+        let c = #"{"entity":"venue","id":"3f1c2a4e-9b7d-4c1e-8f00-1a2b3c4d5e6f","field":"name","value":"K","clock":"01a205a86ba50000","origin":"e2669a3d-0000-4000-8000-000000000001","base":"0000000000000000","municipality":"0484"}"#
+        let head = PullPage.head(body: Array(#"{"hub":"h","schema":1,"cursor":"c1.h.9.ab","more":true,"changes":["# .utf8) + Array(c.utf8) + Array("]}".utf8))
+        #expect(head?.cursor == "c1.h.9.ab" && head?.more == true)
+        // Other orders and forms: nil, and the client waits for the decoded page.
+        for body in [
+            #"{"hub":"h","schema":1,"more":true,"changes":[],"cursor":"c1.h.9.ab"}"#,
+            #"{"hub":"h","cursor":"a","cursor":"b","more":true,"changes":[]}"#,
+            #"{"hub":"h","cursor":"a","extra":1,"more":true,"changes":[]}"#,
+            #"{"cursor":"a","more":"yes","changes":[]}"#,
+            #"["cursor","a"]"#,
+        ] {
+            #expect(PullPage.head(body: Array(body.utf8)) == nil, "\(body)")
         }
     }
 
@@ -167,6 +186,9 @@ struct WireReaderTests {
             }
             if let fast = PullPage(body: pull) {
                 #expect(fast == Self.tree(page: String(decoding: pull, as: UTF8.self)), "seed \(seed), round \(round)")
+            }
+            if let head = PullPage.head(body: pull), let tree = Self.tree(page: String(decoding: pull, as: UTF8.self)) {
+                #expect(head.cursor == tree.cursor && head.more == tree.more, "seed \(seed), round \(round)")
             }
         }
     }

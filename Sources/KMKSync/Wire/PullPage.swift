@@ -41,6 +41,17 @@ public struct PullPage: Hashable, Sendable {
         self = page
     }
 
+    /// The cursor and `more` of a page body, read from its start when they come before the
+    /// changes (as this hub writes them; SPEC.md §11.3), without decoding the changes: a client
+    /// asks for the next page with them while it decodes and applies this one. Nil when the body
+    /// starts otherwise; the client then waits for the decoded page. Decoding the whole body
+    /// gives the same cursor and `more` unless the body names them again after its changes (a
+    /// client refuses such a page).
+    public static func head(body: [UInt8]) -> (cursor: String, more: Bool)? {
+        var reader = WireReader(bytes: body, schema: .current)
+        return try? reader.pullHead()
+    }
+
     public init(json: JSONValue, schema spec: Schema = .current) throws(SyncError) {
         guard let hub = json["hub"]?.stringValue, let schema = json["schema"]?.intValue,
               let cursor = json["cursor"]?.stringValue, case .bool(let more)? = json["more"],

@@ -78,6 +78,28 @@ struct WireReader {
         return PullPage(hub: hub, schema: schemaVersion, changes: changes, cursor: cursor, more: more)
     }
 
+    /// The cursor and `more` of a pull page whose members before `changes` are only `hub`,
+    /// `schema`, `cursor` and `more`, with `cursor` and `more` among them (as this hub writes a
+    /// page): read without its changes, and without checking the rest of the page.
+    mutating func pullHead() throws(Unread) -> (cursor: String, more: Bool) {
+        var cursor: String?
+        var more: Bool?
+        var seen: Set<String> = []
+        var members = try object()
+        while let key = try nextKey(&members), key != "changes" {
+            guard seen.insert(key).inserted else { throw Unread() }
+            switch key {
+            case "hub": _ = try string()
+            case "schema": _ = try number()
+            case "cursor": cursor = try string()
+            case "more": more = try bool()
+            default: throw Unread()
+            }
+        }
+        guard let cursor, let more else { throw Unread() }
+        return (cursor, more)
+    }
+
     // MARK: - Changes
 
     private mutating func changeArray() throws(Unread) -> [Change] {
