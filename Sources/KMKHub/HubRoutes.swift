@@ -118,16 +118,17 @@ package struct HubRoutes {
             }
             bytes = try Gzip.decompress(bytes, limit: configuration.maxBatchBytes)
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw HubError.badRequest("the body is not UTF-8 text")
-        }
         let batch: PushBatch
         if let read = PushBatch(body: bytes) {
-            // The common form, read straight from the bytes: the same checks, in the same order.
+            // The common form, read straight from the bytes (which reads only valid UTF-8): the
+            // same checks, in the same order.
             try checkSchema(read.schema)
             try checkCount(read.changes.count)
             batch = read
         } else {
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw HubError.badRequest("the body is not UTF-8 text")
+            }
             // Anything else is read through the JSON tree, which names what is wrong.
             let parsed: JSONValue
             do { parsed = try JSONValue.parse(text) } catch {

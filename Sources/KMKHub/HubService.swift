@@ -23,7 +23,8 @@ actor HubService {
     func authenticate(_ token: String) throws -> HubScope? { try store.authenticate(token) }
 
     func push(_ batch: PushBatch, scope: HubScope, maxDrift: UInt64) throws -> HubStore.PushOutcome {
-        let outcome = try store.push(batch, scope: scope, maxDrift: maxDrift)
+        let digest = BatchDigest(batch)
+        let outcome = try store.push(batch, scope: scope, maxDrift: maxDrift, digest: digest.value)
         if case .accepted(let reply) = outcome, !reply.duplicate {
             pushCommits += 1
             if case .exitAfterPushCommit(let n)? = fault, n == pushCommits { HubService.die("after push commit \(n)") }

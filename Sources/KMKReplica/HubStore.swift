@@ -127,7 +127,9 @@ public final class HubStore {
     /// Checks, in order, before anything is written: the token's scope may write every change
     /// (else ``ReplicaError/Kind/permission``), the replica belongs to the token's municipality,
     /// no clock is more than `maxDrift` ms ahead of the hub's wall clock (``ClockError``).
-    public func push(_ batch: PushBatch, scope: HubScope, maxDrift: UInt64) throws -> PushOutcome {
+    /// `digest` gives the batch's ``PushBatch/digest`` (the hub computes it on another thread
+    /// meanwhile); by default it is computed here.
+    public func push(_ batch: PushBatch, scope: HubScope, maxDrift: UInt64, digest: (() -> String)? = nil) throws -> PushOutcome {
         for c in batch.changes where !scope.mayWrite(municipality: c.municipality) {
             throw ReplicaError(.permission, scope.refusal(for: c))
         }
@@ -136,14 +138,14 @@ public final class HubStore {
             throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
         }
         do {
-            return try pushInTransaction(batch, scope: scope, wall: wall)
+            return try pushInTransaction(batch, scope: scope, wall: wall, digest: digest ?? { batch.digest })
         } catch {
             try reload()
             throw error
         }
     }
 
-    private func pushInTransaction(_ batch: PushBatch, scope: HubScope, wall: UInt64) throws -> PushOutcome {
+    private func pushInTransaction(_ batch: PushBatch, scope: HubScope, wall: UInt64, digest: () -> String) throws -> PushOutcome {
         try db.transaction {
             let known = try db.cached("SELECT municipality, last_batch, last_digest FROM hub_replica WHERE replica = ?")
                 .first([.text(batch.replica)]) { ($0.text(0) ?? "", $0.int64(1), $0.text(2)) }
@@ -152,10 +154,9 @@ public final class HubStore {
                     + "but this token is for \(scope); use that replica's own token")
             }
             let last = known?.1 ?? 0
-            let digest = batch.digest
             // The last batch again, but other changes: the replica was restored from a backup and
             // reuses the number. Acknowledging it would lose them; the client renumbers instead.
-            if batch.batch == last, let previous = known?.2, previous != digest {
+            if batch.batch == last, let previous = known?.2, previous != digest() {
                 return .gap(expected: last + 1)
             }
             if batch.batch <= last {
@@ -178,7 +179,7 @@ public final class HubStore {
                 ON CONFLICT (replica) DO UPDATE SET last_batch = excluded.last_batch, last_push_at = excluded.last_push_at,
                 changes = changes + excluded.changes, last_digest = excluded.last_digest
                 """).run([.text(batch.replica), .text(scope.text), .integer(batch.batch), .integer(Int64(wall)),
-                          .integer(Int64(batch.changes.count)), .text(digest)])
+                          .integer(Int64(batch.changes.count)), .text(digest())])
             return .accepted(PushReply(hub: hubID, schema: schema.version, batch: batch.batch, duplicate: false,
                                        lastBatch: batch.batch, applied: applied, ignored: batch.changes.count - applied))
         }
