@@ -8,9 +8,9 @@ public struct HubConfiguration: Sendable {
     /// 0 binds an ephemeral port.
     public var port = 8080
     /// The most changes one push batch may hold.
-    public var maxBatchChanges = 5_000
+    public var maxBatchChanges = 20_000
     /// The most bytes one push body may hold (after gzip decoding).
-    public var maxBatchBytes = 4 * 1024 * 1024
+    public var maxBatchBytes = 8 * 1024 * 1024
     /// The most changes one pull page returns. Each page is one request and one transaction on the
     /// pulling replica: pages of 2,000 made pulling 200,000 changes about a fifth slower.
     public var pageLimit = 5_000
