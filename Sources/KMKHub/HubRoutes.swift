@@ -59,14 +59,19 @@ package struct HubRoutes {
 
     /// A 200 response, gzipped when the client accepts gzip and the body is big enough.
     func body(_ text: String, type: String, _ request: Request) -> Response {
+        body(bytes: Array(text.utf8), type: type, request)
+    }
+
+    /// ``body(_:type:_:)`` for a body already in bytes (a pull page: no copy through a String).
+    func body(bytes: [UInt8], type: String, _ request: Request) -> Response {
         var headers: HTTPFields = [.contentType: type]
         let accepts = request.headers[.acceptEncoding].map { $0.lowercased().contains("gzip") } ?? false
-        guard accepts, text.utf8.count >= configuration.gzipThreshold else {
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        guard accepts, bytes.count >= configuration.gzipThreshold else {
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         headers[.contentEncoding] = "gzip"
         headers[.vary] = "Accept-Encoding"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Gzip.compress(Array(text.utf8)))))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Gzip.compress(bytes))))
     }
 
     func health(_ request: Request) -> Response {
@@ -175,7 +180,7 @@ package struct HubRoutes {
         case let other?: throw HubError.badRequest("only=\(other) is not known; only=national pulls national reference data alone")
         }
         switch try await service.pull(cursor: cursor, scope: scope, limit: limit, nationalOnly: nationalOnly) {
-        case .page(let page): return json(page.json(), request)
+        case .page(let page): return body(bytes: page.body(), type: "application/json; charset=utf-8", request)
         case .stale(let why):
             throw HubError(410, "stale_cursor", why + "; pull again from the start (no cursor) and push everything again")
         }

@@ -18,6 +18,11 @@ public struct PullPage: Hashable, Sendable {
     }
 
     public func json(schema spec: Schema = .current) -> String {
+        String(decoding: body(schema: spec), as: UTF8.self)
+    }
+
+    /// The page's JSON as bytes (what the hub sends; ``json(schema:)`` as text).
+    public func body(schema spec: Schema = .current) -> [UInt8] {
         let start = "{\"hub\":" + CanonicalJSON.string(hub) + ",\"schema\":\(schema),\"cursor\":" + CanonicalJSON.string(cursor)
             + ",\"more\":\(more),\"changes\":["
         var out: [UInt8] = []
@@ -28,7 +33,7 @@ public struct PullPage: Hashable, Sendable {
             c.appendJSON(to: &out, schema: spec)
         }
         out.append(contentsOf: "]}".utf8)
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     /// Reads a page straight from its bytes, when it has the common form: every member known
