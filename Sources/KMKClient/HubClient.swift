@@ -80,10 +80,6 @@ public final class HubClient: Sendable {
         }
     }
 
-    public func pull(cursor: String?, limit: Int?, nationalOnly: Bool = false) async throws -> PullPage {
-        try page(try await pullBody(cursor: cursor, limit: limit, nationalOnly: nationalOnly))
-    }
-
     /// The body of one `GET /v1/changes` (gunzipped), not yet decoded: see ``page(_:)``.
     public func pullBody(cursor: String?, limit: Int?, nationalOnly: Bool = false) async throws -> [UInt8] {
         var query = [URLQueryItem(name: "schema", value: String(schemaVersion))]

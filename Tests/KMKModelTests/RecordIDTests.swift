@@ -5,11 +5,6 @@ import Testing
 
 @Suite("Record ids")
 struct RecordIDTests {
-    /// The creation time an id carries: its first 12 hex digits.
-    static func millis(_ id: String) -> UInt64? {
-        UInt64(id.replacingOccurrences(of: "-", with: "").prefix(12), radix: 16)
-    }
-
     @Test("version-7 ids carry their time, are valid lowercase UUIDs, and sort by time as text", arguments: [7, 99, 2026])
     func version7(seed: UInt64) {
         print("RecordIDTests.version7 seed \(seed)")
@@ -23,7 +18,7 @@ struct RecordIDTests {
             let digits = Array(id)
             #expect(digits[14] == "7", "version digit of \(id)")
             #expect("89ab".contains(digits[19]), "variant digit of \(id)")
-            #expect(Self.millis(id) == t, "\(id) carries \(t)")
+            #expect(RecordID.millis(of: id) == t, "\(id) carries \(t)")
             made.append((t, id))
         }
         for (a, b) in zip(made, made.dropFirst()) where a.millis != b.millis {
@@ -37,7 +32,7 @@ struct RecordIDTests {
         let before = UInt64(Date().timeIntervalSince1970 * 1_000)
         let id = RecordID.make()
         let after = UInt64(Date().timeIntervalSince1970 * 1_000)
-        let t = Self.millis(id) ?? 0
+        let t = RecordID.millis(of: id) ?? 0
         #expect(t >= before && t <= after, "\(id) carries \(t), made between \(before) and \(after)")
         var rng = SplitMix64(seed: 5)
         let v4 = RecordID.make(using: &rng)

@@ -91,11 +91,11 @@ struct ChangeCaptureTests {
         let newID = changes.first { $0.field == "name" && $0.value == .text("Krogen Tre") }!.id
         #expect(RecordID.isValid(newID) && newID.count == 36, "the SQL default gives a UUID id")
         // A version-7 id from the SQL default, with the system's time (not the replica's clock)...
-        let sqlMillis = UInt64(newID.replacingOccurrences(of: "-", with: "").prefix(12), radix: 16) ?? 0
+        let sqlMillis = RecordID.millis(of: newID) ?? 0
         let wall = UInt64(Date().timeIntervalSince1970 * 1_000)
         #expect(Array(newID)[14] == "7" && sqlMillis <= wall && wall - sqlMillis < 600_000, "\(newID) against \(wall)")
         // ...and from the replica's insert, with the replica's clock at the time.
-        #expect(Array(a)[14] == "7" && a.replacingOccurrences(of: "-", with: "").prefix(12) == String(format: "%012llx", created))
+        #expect(Array(a)[14] == "7" && RecordID.millis(of: a) == created)
         #expect(try r.log(limit: 100).allSatisfy { $0.seq != nil }, "nothing is left pending")
     }
 
