@@ -8,36 +8,66 @@ import KMKSync
 /// held. The merge itself is unchanged: every change is still merged into its own register, in
 /// order, by SPEC.md §7's rules.
 struct ApplyBatch {
-    /// A register's columns as ``LogTable/select(_:order:)`` reads them (absolute, decoded): clock
-    /// (nil while pending), site, base (0: none) and sequence number (-1 while pending).
-    struct Stored {
+    /// A register's four columns as the row stores them (``LogTable``): clock and base relative
+    /// to the row's reference clock `t`, the origin's site number, and the sequence number (nil
+    /// where it is the record's).
+    struct Stored: Equatable {
+        var h: Int64?
+        var s: Int64
+        var b: Int64?
+        var q: Int64?
+    }
+
+    /// A register's columns decoded (what ``LogTable/select(_:order:)`` reads): the clock (nil
+    /// while pending), the site, the base (0: none) and the sequence number (-1 while pending).
+    struct Decoded {
         var h: Int64?
         var s: Int64
         var b: Int64
         var q: Int64
     }
 
+    /// A record's row as it was when the batch began: its register columns as stored.
+    struct StoredRow {
+        var cl: Int64
+        /// nil while something in the row is pending.
+        var seq: Int64?
+        /// The reference clock, nil until the row is first clocked.
+        var t: Int64?
+        /// Each register's columns, in ``LogTable/registers`` order.
+        var registers: [Stored]
+
+        /// Register `i` (its position in ``LogTable/registers``) decoded, nil when it was never
+        /// written: the rules of ``LogTable/clockOf(_:_:)``, ``LogTable/baseOf(_:_:)`` and
+        /// ``LogTable/seqOf(_:_:)``.
+        func decoded(_ i: Int) -> Decoded? {
+            let c = registers[i]
+            let q: Int64? = c.h == nil ? c.q : (c.q ?? seq)
+            guard let q else { return nil }
+            let h = t.flatMap { t in c.h.map { t + $0 } }
+            let b = t.flatMap { t in c.b.map { t + $0 } } ?? 0
+            return Decoded(h: h, s: c.s, b: b, q: q)
+        }
+    }
+
     struct Touched {
-        let table: LogTable
+        /// The record's entity, as its position in ``ApplyBatch/tables``.
+        let table: Int
         let id: String
         /// Registers by number (0: the lifecycle); nil where none is stored.
         var registers: [RegisterState?]
-        /// The stored columns of each register, by number; nil where none is stored.
-        var stored: [Stored?]
         /// Which registers the batch wrote, by number.
         var written: [Bool]
+        /// The record's row (in either table) when the batch began; nil when it had none.
+        var row: StoredRow?
         /// Whether the domain row existed when the batch began.
         var wasAlive: Bool
-        /// Whether the record had a row (in either table) when the batch began.
-        var hasRow = false
-        /// The row's reference clock `t`, when it has one (``LogTable``).
-        var reference: Int64?
         /// Whether the record came alive in this batch: its row is then written whole from its registers.
         var revived = false
         /// Columns written while the record was alive (and not revived): updated in place.
         var changed: [Int] = []
 
-        var entity: EntitySpec { table.entity }
+        var hasRow: Bool { row != nil }
         var alive: Bool { (registers[0]?.causalLength ?? 0) % 2 == 1 }
         var isWritten: Bool { written.contains(true) }
 
@@ -63,16 +93,22 @@ struct ApplyBatch {
         let id: String
     }
 
+    /// The shape of an in-place update: the fields written (by number), and the row columns and
+    /// registers (by position in ``LogTable/registers``) whose stored columns change.
     private struct UpdateKey: Hashable {
         let tbl: Int
-        let cols: [Int]
+        let fields: [Int]
+        /// Bits 0, 1, 2: `cl`, `seq`, `t`.
+        let rowColumns: UInt8
+        /// One bit per register position; all registers when the entity has more than 64.
+        let registers: UInt64
     }
 
     /// One entity's prepared statements, looked up once per batch (not by their SQL per record).
     private struct Statements {
         /// Whether the entity has a record (a row in either table).
         let any: Statement
-        /// The records whose ids are in the JSON array ?1.
+        /// The records whose ids are in the JSON array ?1, with their register columns as stored.
         let selectIn: Statement
         /// A live record's whole row with its registers: the id, every field, then the registers.
         let insert: Statement
@@ -83,6 +119,9 @@ struct ApplyBatch {
     }
 
     let db: Database
+    /// The entities the batch touches (their change-log tables), in the order first touched.
+    private(set) var tables: [LogTable] = []
+    private var tableIndex: [String: Int] = [:]
     private var index: [Key: Int] = [:]
     var records: [Touched] = []
     private var updates: [UpdateKey: Statement] = [:]
@@ -91,6 +130,9 @@ struct ApplyBatch {
     init(_ db: Database) {
         self.db = db
     }
+
+    /// The entity of the record at `r` in ``records``.
+    func entity(_ r: Int) -> EntitySpec { tables[records[r].table].entity }
 
     private mutating func statements(_ t: LogTable) throws -> Statements {
         if let s = statements[t.entity.number] { return s }
@@ -102,7 +144,7 @@ struct ApplyBatch {
         }
         let s = Statements(
             any: try db.cached("SELECT 1 WHERE EXISTS (SELECT 1 FROM \(t.live)) OR EXISTS (SELECT 1 FROM \(t.gone))"),
-            selectIn: try db.cached(t.select("c.id IN (SELECT value FROM json_each(?1))")),
+            selectIn: try db.cached(t.selectStored("c.id IN (SELECT value FROM json_each(?1))")),
             insert: try db.cached(insert("INSERT", t.live, ["id"] + e.fields.map(\.name) + registers)),
             keep: try db.cached(insert("INSERT OR REPLACE", t.gone, ["id"] + t.fields.map(\.name) + registers)),
             delete: try db.cached("DELETE FROM \(t.live) WHERE id = ?"), unkeep: try db.cached("DELETE FROM \(t.gone) WHERE id = ?"))
@@ -115,39 +157,47 @@ struct ApplyBatch {
 
     /// Finds the record of each change, in order, and reads the registers of those this replica
     /// knows: one query per entity and up to ``idsPerRead`` ids (a JSON array bound to
-    /// ``LogTable/select(_:order:)``), none when the entity has no record at all (every record is then
-    /// new). A record not found has no registers. Records are kept in the order the changes first
-    /// name them. Returns, for each change, its record's position in ``records``.
+    /// ``LogTable/selectStored(_:)``), none when the entity has no record at all (every record is
+    /// then new). A record not found has no registers. Records are kept in the order the changes
+    /// first name them. Returns, for each change, its record's position in ``records``.
     mutating func load(_ changes: [Change], table: (String) -> LogTable, replica: Replica) throws -> [Int] {
         var at: [Int] = []
         at.reserveCapacity(changes.count)
         var unread: [Int: [Int]] = [:]
-        var last: (table: LogTable, r: Int)?
+        var last: (entity: String, tbl: Int, r: Int)?
         for c in changes {
             // Consecutive changes to one record (the usual order) skip the hashing.
-            if let l = last, l.table.entity.name == c.entity, records[l.r].id == c.id {
+            if let l = last, l.entity == c.entity, records[l.r].id == c.id {
                 at.append(l.r)
                 continue
             }
-            let t = last.flatMap { $0.table.entity.name == c.entity ? $0.table : nil } ?? table(c.entity)
-            let key = Key(tbl: t.entity.number, id: c.id)
+            let tbl: Int
+            if let l = last, l.entity == c.entity {
+                tbl = l.tbl
+            } else if let i = tableIndex[c.entity] {
+                tbl = i
+            } else {
+                tbl = tables.count
+                tables.append(table(c.entity))
+                tableIndex[c.entity] = tbl
+            }
+            let key = Key(tbl: tbl, id: c.id)
             let r: Int
             if let i = index[key] {
                 r = i
             } else {
                 r = records.count
-                let size = (t.registers.max() ?? 0) + 1
-                records.append(Touched(table: t, id: c.id, registers: Array(repeating: nil, count: size),
-                                       stored: Array(repeating: nil, count: size), written: Array(repeating: false, count: size),
-                                       wasAlive: false))
+                let size = (tables[tbl].registers.max() ?? 0) + 1
+                records.append(Touched(table: tbl, id: c.id, registers: Array(repeating: nil, count: size),
+                                       written: Array(repeating: false, count: size), wasAlive: false))
                 index[key] = r
-                unread[t.entity.number, default: []].append(r)
+                unread[tbl, default: []].append(r)
             }
-            last = (t, r)
+            last = (c.entity, tbl, r)
             at.append(r)
         }
-        for (_, positions) in unread.sorted(by: { $0.key < $1.key }) {
-            let t = records[positions[0]].table
+        for (tbl, positions) in unread.sorted(by: { $0.key < $1.key }) {
+            let t = tables[tbl]
             let st = try statements(t)
             guard try st.any.first([], { _ in true }) ?? false else { continue }
             var from = 0
@@ -156,55 +206,60 @@ struct ApplyBatch {
                 from = part.endIndex
                 let json = LogTable.idArray(part.map { records[$0].id })
                 try st.selectIn.each(binding: { $0.bind(json, at: 1) }) { row in
-                    guard let id = row.text(0), let r = index[Key(tbl: t.entity.number, id: id)] else { return }
-                    Self.read(row, into: &records[r], replica: replica)
+                    guard let id = row.text(0), let r = index[Key(tbl: tbl, id: id)] else { return }
+                    Self.read(row, t, into: &records[r], replica: replica)
                 }
             }
         }
         return at
     }
 
-    /// Fills a record's registers from its row of ``LogTable/select(_:order:)``. (Static: a method of
-    /// the batch given one of its records inout would copy ``records`` for every row.)
-    private static func read(_ row: Statement, into record: inout Touched, replica: Replica) {
-        let t = record.table
-        for (i, n) in t.registers.enumerated() {
+    /// Fills a record's registers from its row of ``LogTable/selectStored(_:)``. (Static: a
+    /// method of the batch given one of its records inout would copy ``records`` for every row.)
+    private static func read(_ row: Statement, _ t: LogTable, into record: inout Touched, replica: Replica) {
+        var stored = StoredRow(cl: row.int64(1), seq: row.optionalInt64(2), t: row.optionalInt64(LogTable.referenceColumn),
+                               registers: [])
+        stored.registers.reserveCapacity(t.registers.count)
+        for i in t.registers.indices {
             let c = t.registerColumn(i)
-            guard !row.isNull(c + 3) else { continue }
-            let s = Stored(h: row.isNull(c) ? nil : row.int64(c), s: row.int64(c + 1), b: row.int64(c + 2), q: row.int64(c + 3))
-            record.stored[n] = s
-            record.registers[n] = RegisterState(value: n == 0 ? .integer(row.int64(1)) : row.value(t.valueColumn(i - 1)),
-                                                clock: HLC(int64: s.h ?? 0), origin: replica.siteID(s.s), base: HLC(int64: s.b))
+            stored.registers.append(Stored(h: row.optionalInt64(c), s: row.int64(c + 1), b: row.optionalInt64(c + 2),
+                                           q: row.optionalInt64(c + 3)))
         }
+        for (i, n) in t.registers.enumerated() {
+            guard let d = stored.decoded(i) else { continue }
+            record.registers[n] = RegisterState(value: n == 0 ? .integer(stored.cl) : row.value(t.valueColumn(i - 1)),
+                                                clock: HLC(int64: d.h ?? 0), origin: replica.siteID(d.s), base: HLC(int64: d.b))
+        }
+        record.row = stored
         record.wasAlive = record.alive
-        record.hasRow = true
-        record.reference = row.isNull(LogTable.referenceColumn) ? nil : row.int64(LogTable.referenceColumn)
     }
 
     /// Writes each record the batch wrote, with the next sequence number after `lastSeq` for its
     /// written registers and for those not yet pushed (above `pushed`, SPEC.md §4): a live
-    /// record's row (inserted whole when it came alive, otherwise its changed columns and its
-    /// registers updated), or a record's row in `gone` when it is not alive (its row in the
-    /// entity's table deleted when it died). Returns the last sequence number issued.
+    /// record's row (inserted whole when it came alive, otherwise its changed columns and those
+    /// of its registers that change updated), or a record's row in `gone` when it is not alive
+    /// (its row in the entity's table deleted when it died). Returns the last sequence number issued.
     mutating func writeRows(lastSeq: Int64, pushed: Int64, site: (String) throws -> Int64) throws -> Int64 {
         var seq = lastSeq
         var sites = SiteCache()
-        for r in records where r.isWritten {
+        for r in records.indices where records[r].isWritten {
             seq += 1
-            let st = try statements(r.table)
-            let registers = try encode(r, seq: seq, pushed: pushed, sites: &sites, site: site)
-            if r.alive {
-                if r.revived {
-                    if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
-                    try insert(r, st.insert, registers)
+            let t = tables[records[r].table]
+            let st = try statements(t)
+            let registers = try encode(records[r], t, seq: seq, pushed: pushed, sites: &sites, site: site)
+            let id = records[r].id
+            if records[r].alive {
+                if records[r].revived {
+                    if records[r].wasAlive { try st.delete.run { $0.bind(id, at: 1) } }
+                    try insert(records[r], t, st.insert, registers)
                     // A record that was not alive had a row in `gone` if it had registers at all.
-                    if !r.wasAlive, r.hasRow { try st.unkeep.run { $0.bind(r.id, at: 1) } }
+                    if !records[r].wasAlive, records[r].hasRow { try st.unkeep.run { $0.bind(id, at: 1) } }
                 } else {
-                    try update(r, registers)
+                    try update(r, t, registers)
                 }
             } else {
-                if r.wasAlive { try st.delete.run { $0.bind(r.id, at: 1) } }
-                try keep(r, st.keep, registers)
+                if records[r].wasAlive { try st.delete.run { $0.bind(id, at: 1) } }
+                try keep(records[r], t, st.keep, registers)
             }
         }
         return seq
@@ -216,55 +271,66 @@ struct ApplyBatch {
         /// nil while something in the row is pending.
         var seq: Int64?
         var reference: Int64?
-        /// h, s, b, q of each register in ``LogTable/registers`` order, nil for NULL.
-        var columns: [Int64?]
+        /// Each register's columns, in ``LogTable/registers`` order.
+        var registers: [Stored]
 
         func bind(to st: Statement, from first: Int32) {
             st.bind(cl, at: first)
-            if let seq { st.bind(seq, at: first + 1) } else { st.bindNull(at: first + 1) }
-            if let reference { st.bind(reference, at: first + 2) } else { st.bindNull(at: first + 2) }
-            for (i, c) in columns.enumerated() {
-                if let c { st.bind(c, at: first + 3 + Int32(i)) } else { st.bindNull(at: first + 3 + Int32(i)) }
+            Self.bind(seq, to: st, at: first + 1)
+            Self.bind(reference, to: st, at: first + 2)
+            var k = first + 3
+            for r in registers {
+                bind(r, to: st, at: k)
+                k += 4
             }
+        }
+
+        /// Binds one register's four columns from parameter `k` on.
+        func bind(_ r: Stored, to st: Statement, at k: Int32) {
+            Self.bind(r.h, to: st, at: k)
+            st.bind(r.s, at: k + 1)
+            Self.bind(r.b, to: st, at: k + 2)
+            Self.bind(r.q, to: st, at: k + 3)
+        }
+
+        static func bind(_ v: Int64?, to st: Statement, at k: Int32) {
+            if let v { st.bind(v, at: k) } else { st.bindNull(at: k) }
         }
     }
 
     /// Encodes a record's registers as ``LogTable`` stores them: clocks and bases relative to the
     /// row's reference clock (kept when it has one, else the lifecycle's or first register's
     /// clock), and a sequence number equal to the record's not stored.
-    private func encode(_ r: Touched, seq: Int64, pushed: Int64, sites: inout SiteCache,
+    private func encode(_ r: Touched, _ t: LogTable, seq: Int64, pushed: Int64, sites: inout SiteCache,
                         site: (String) throws -> Int64) throws -> Encoded {
-        let t = r.table
         var pending = false
-        var stored: [Stored?] = []
-        stored.reserveCapacity(t.registers.count)
-        for n in t.registers {
+        var decoded: [Decoded?] = []
+        decoded.reserveCapacity(t.registers.count)
+        for (i, n) in t.registers.enumerated() {
             if r.written[n], let state = r.registers[n] {
-                stored.append(Stored(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq))
-            } else if var old = r.stored[n] {
+                decoded.append(Decoded(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq))
+            } else if var old = r.row?.decoded(i) {
                 if old.q > pushed { old.q = seq }
                 if old.q < 0 { pending = true }
-                stored.append(old)
+                decoded.append(old)
             } else {
-                stored.append(nil)
+                decoded.append(nil)
             }
         }
-        let reference = r.reference ?? stored.lazy.compactMap { $0?.h }.first
-            ?? stored.lazy.compactMap { $0.flatMap { $0.b == 0 ? nil : $0.b } }.first
-        var columns: [Int64?] = []
-        columns.reserveCapacity(4 * stored.count)
-        for column in stored {
-            guard let s = column, let reference else {
+        let reference = r.row?.t ?? decoded.lazy.compactMap { $0?.h }.first
+            ?? decoded.lazy.compactMap { $0.flatMap { $0.b == 0 ? nil : $0.b } }.first
+        var registers: [Stored] = []
+        registers.reserveCapacity(decoded.count)
+        for register in decoded {
+            guard let d = register, let reference else {
                 // Never written (or, with no reference, pending with no clock and no base).
-                columns += [nil, column?.s ?? 0, nil, column?.q]
+                registers.append(Stored(h: nil, s: register?.s ?? 0, b: nil, q: register?.q))
                 continue
             }
-            columns.append(s.h.map { $0 - reference })
-            columns.append(s.s)
-            columns.append(s.b == 0 ? nil : s.b - reference)
-            columns.append(!pending && s.h != nil && s.q == seq ? nil : s.q)
+            registers.append(Stored(h: d.h.map { $0 - reference }, s: d.s, b: d.b == 0 ? nil : d.b - reference,
+                                    q: !pending && d.h != nil && d.q == seq ? nil : d.q))
         }
-        return Encoded(cl: r.registers[0]?.causalLength ?? 0, seq: pending ? nil : seq, reference: reference, columns: columns)
+        return Encoded(cl: r.registers[0]?.causalLength ?? 0, seq: pending ? nil : seq, reference: reference, registers: registers)
     }
 
     /// Site numbers by origin, remembering the last one looked up (a batch usually holds few origins).
@@ -280,46 +346,75 @@ struct ApplyBatch {
     }
 
     /// Writes the row of a record that is not alive: its synced values and registers.
-    private func keep(_ r: Touched, _ keep: Statement, _ registers: Encoded) throws {
+    private func keep(_ r: Touched, _ t: LogTable, _ keep: Statement, _ registers: Encoded) throws {
         try keep.run { st in
             st.bind(r.id, at: 1)
-            for (i, f) in r.table.fields.enumerated() {
+            for (i, f) in t.fields.enumerated() {
                 if let v = r.register(f.number)?.value { st.bind(v, at: Int32(i + 2)) } else { st.bindNull(at: Int32(i + 2)) }
             }
-            registers.bind(to: st, from: Int32(r.table.fields.count + 2))
+            registers.bind(to: st, from: Int32(t.fields.count + 2))
         }
     }
 
     /// Inserts the row from the stored field values, null where none is stored (no column has a
     /// default, so this is the row the old per-record INSERT of the non-null fields made), with
     /// its registers.
-    private func insert(_ r: Touched, _ insert: Statement, _ registers: Encoded) throws {
+    private func insert(_ r: Touched, _ t: LogTable, _ insert: Statement, _ registers: Encoded) throws {
         try insert.run { st in
             st.bind(r.id, at: 1)
-            for (i, f) in r.entity.fields.enumerated() {
+            for (i, f) in t.entity.fields.enumerated() {
                 if let v = r.register(f.number)?.value { st.bind(v, at: Int32(i + 2)) } else { st.bindNull(at: Int32(i + 2)) }
             }
-            registers.bind(to: st, from: Int32(r.entity.fields.count + 2))
+            registers.bind(to: st, from: Int32(t.entity.fields.count + 2))
         }
     }
 
-    /// Updates a live record's changed columns and its registers.
-    private mutating func update(_ r: Touched, _ registers: Encoded) throws {
-        let e = r.entity
-        let cols = r.changed.sorted()
-        let key = UpdateKey(tbl: e.number, cols: cols)
+    /// Updates a live record's changed columns, and of its register columns those that differ
+    /// from the row's (usually the written registers' and `seq`).
+    private mutating func update(_ r: Int, _ t: LogTable, _ registers: Encoded) throws {
+        let record = records[r]
+        let cols = record.changed.sorted()
+        let old = record.row
+        // Which of cl, seq, t and which registers change; all of them when the row is not known
+        // (it always is for a live record) or the entity has more registers than the mask holds.
+        let all = old == nil || t.registers.count > 64
+        var rowColumns: UInt8 = 0
+        if all || old!.cl != registers.cl { rowColumns |= 1 }
+        if all || old!.seq != registers.seq { rowColumns |= 2 }
+        if all || old!.t != registers.reference { rowColumns |= 4 }
+        var mask: UInt64 = 0
+        if all {
+            mask = .max
+        } else {
+            for i in t.registers.indices where old!.registers[i] != registers.registers[i] { mask |= 1 << UInt64(i) }
+        }
+        let key = UpdateKey(tbl: record.table, fields: cols, rowColumns: rowColumns, registers: mask)
         let st: Statement
         if let s = updates[key] {
             st = s
         } else {
-            let names = cols.map { e.field(number: $0)!.name } + r.table.allRegisterColumns
-            st = try db.cached("UPDATE \(r.table.live) SET " + names.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE id = ?")
+            var names = cols.map { t.entity.field(number: $0)!.name }
+            for (bit, name) in ["cl", "seq", "t"].enumerated() where rowColumns & (1 << bit) != 0 { names.append(name) }
+            for (i, n) in t.registers.enumerated() where mask & (1 << UInt64(min(i, 63))) != 0 {
+                names += ["h\(n)", "s\(n)", "b\(n)", "q\(n)"]
+            }
+            st = try db.cached("UPDATE \(t.live) SET " + names.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE id = ?")
             updates[key] = st
         }
         try st.run { st in
-            for (i, c) in cols.enumerated() { st.bind(r.register(c)?.value ?? .null, at: Int32(i + 1)) }
-            registers.bind(to: st, from: Int32(cols.count + 1))
-            st.bind(r.id, at: Int32(cols.count + 1 + 3 + registers.columns.count))
+            var k: Int32 = 1
+            for c in cols {
+                st.bind(record.register(c)?.value ?? .null, at: k)
+                k += 1
+            }
+            if rowColumns & 1 != 0 { st.bind(registers.cl, at: k); k += 1 }
+            if rowColumns & 2 != 0 { Encoded.bind(registers.seq, to: st, at: k); k += 1 }
+            if rowColumns & 4 != 0 { Encoded.bind(registers.reference, to: st, at: k); k += 1 }
+            for (i, register) in registers.registers.enumerated() where mask & (1 << UInt64(min(i, 63))) != 0 {
+                registers.bind(register, to: st, at: k)
+                k += 4
+            }
+            st.bind(record.id, at: k)
         }
     }
 }

@@ -331,6 +331,15 @@ struct LogTable {
             + (order.map { " ORDER BY \($0)" } ?? "")
     }
 
+    /// Reads the records of both tables that meet `condition` (on the row `c`) with their register
+    /// columns as stored (``allRegisterColumns``: not decoded, so that a writer can tell which
+    /// columns it changes) and their synced values: `id, cl, seq, t, h0, s0, b0, q0, …`, then the
+    /// values; the column indexes are ``select(_:order:)``'s.
+    func selectStored(_ condition: String) -> String {
+        let columns = (["id"] + allRegisterColumns + fields.map(\.name)).map { "c.\($0)" }.joined(separator: ", ")
+        return "SELECT \(columns) FROM \(live) c WHERE \(condition) UNION ALL SELECT \(columns) FROM \(gone) c WHERE \(condition)"
+    }
+
     /// Column index of the reference clock `t` in ``select(_:order:)``.
     static let referenceColumn: Int32 = 3
 

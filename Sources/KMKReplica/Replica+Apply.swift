@@ -74,7 +74,7 @@ extension Replica {
             for (k, c) in changes.enumerated() {
                 lastClock = try lastClock.receive(c.clock, now: wall, maxDrift: maxDrift, origin: c.origin)
                 let r = at[k]
-                if try applyOne(c, registers[k], batch.records[r].entity, r, &batch, ledger, &result) {
+                if try applyOne(c, registers[k], batch.entity(r), r, &batch, ledger, &result) {
                     result.applied += 1
                 } else {
                     result.ignored += 1
@@ -97,7 +97,7 @@ extension Replica {
             try saveClock()
             try within?(seqBefore)
             #if DEBUG
-            for r in batch.records { try assertMaterialized(r.entity, r.id) }
+            for r in batch.records.indices { try assertMaterialized(batch.entity(r), batch.records[r].id) }
             #endif
             return result
         }

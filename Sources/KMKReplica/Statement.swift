@@ -114,6 +114,11 @@ final class Statement {
 
     func int64(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
 
+    /// Column `i` as an integer, nil when NULL.
+    func optionalInt64(_ i: Int32) -> Int64? {
+        sqlite3_column_type(handle, i) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, i)
+    }
+
     func text(_ i: Int32) -> String? {
         guard let p = sqlite3_column_text(handle, i) else { return nil }
         let n = Int(sqlite3_column_bytes(handle, i))
