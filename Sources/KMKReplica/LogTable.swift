@@ -21,7 +21,10 @@ import KMKModel
 /// the base or 0, the sequence number or -1), so only the statements that write registers know
 /// the encoding. (Layouts 2 to 4 kept the registers in a separate `kmk_<entity>_clock` table keyed
 /// by the id, ``legacyClock``.)
-struct LogTable {
+///
+/// A class, so that the many places that hold one per record (a batch's records, a statement's
+/// shape) share it instead of copying its strings.
+final class LogTable {
     let entity: EntitySpec
     /// Register numbers: 0 (the lifecycle), then the synced fields' numbers.
     let registers: [Int]
