@@ -16,24 +16,34 @@ extension Replica {
     /// directly (``DirectCapture``, SPEC.md §4); re-creations go through the capture triggers.
     @discardableResult
     public func importRecords(_ records: [Record], mode: ImportMode) throws -> (created: Int, updated: Int) {
-        // Each record's values by position in its entity's fields (nil: not given).
-        var checked: [(EntitySpec, String, [Value?])] = []
+        // Each record's values by position in its entity's fields (nil: not given), with its
+        // entity's change-log table (which names the entity).
+        var checked: [(LogTable, String, [Value?])] = []
         checked.reserveCapacity(records.count)
+        var last: LogTable?
         for r in records {
-            let e = try entity(r.entity)
-            guard e.scope == .municipal else {
-                throw ReplicaError(.invalidData,
-                                   "\(e.name) \(r.id) is national reference data, owned by the styrgrupp; it arrives by pull, not import")
+            let t: LogTable
+            if let l = last, l.entity.name == r.entity {
+                t = l
+            } else {
+                let e = try entity(r.entity)
+                guard e.scope == .municipal else {
+                    throw ReplicaError(.invalidData,
+                                       "\(e.name) \(r.id) is national reference data, owned by the styrgrupp; it arrives by pull, not import")
+                }
+                t = logTable(e)
+                last = t
             }
+            let e = t.entity
             var given = [Value?](repeating: nil, count: e.fields.count)
             for (name, value) in r.fields {
                 let (i, v) = try checkField(e, name, value)
                 given[i] = v
             }
             if mode == .replace {
-                for i in logTable(e).fieldPositions where given[i] == nil { given[i] = .null }
+                for i in t.fieldPositions where given[i] == nil { given[i] = .null }
             }
-            checked.append((e, try newID(e, requested: r.id), given))
+            checked.append((t, try newID(e, requested: r.id), given))
         }
         return try write {
             var created = 0
@@ -45,7 +55,8 @@ extension Replica {
             }
             // References are checked once everything is written, so a file may list a round before its venue.
             var referenceFields: [Int: [(Int, FieldSpec, String)]] = [:]
-            for (e, id, given) in checked {
+            for (t, id, given) in checked {
+                let e = t.entity
                 let references = referenceFields[e.number] ?? e.fields.indices.compactMap { i in
                     if case .reference(let target) = e.fields[i].kind { return (i, e.fields[i], target) } else { return nil }
                 }
@@ -68,7 +79,7 @@ extension Replica {
     /// alone, so every record gets the sequence number the triggers would have given it. Each
     /// record is looked up once: its live row (read with the comparison of its given values),
     /// else its row of records that are not alive, else it is new.
-    private func importDirectly(_ checked: [(EntitySpec, String, [Value?])]) throws -> (created: Int, updated: Int) {
+    private func importDirectly(_ checked: [(LogTable, String, [Value?])]) throws -> (created: Int, updated: Int) {
         var created = 0
         var updated = 0
         db.setTriggersEnabled(false)
@@ -77,8 +88,8 @@ extension Replica {
         // An import never makes a record not alive, so an entity with no such record at the start
         // has none throughout (the usual case of a first import), and its look-ups are skipped.
         var noneGone: [Int: Bool] = [:]
-        for (e, id, given) in checked {
-            let t = logTable(e)
+        for (t, id, given) in checked {
+            let e = t.entity
             if try capture.update(t, id: id, given) != nil {
                 updated += 1
                 continue
@@ -107,8 +118,9 @@ extension Replica {
 
     /// Writes the records in order through the capture triggers (what the `sqlite3` shell's
     /// writes do); tests compare ``importDirectly(_:)`` with it.
-    private func importThroughTriggers(_ checked: [(EntitySpec, String, [Value?])], _ created: inout Int, _ updated: inout Int) throws {
-        for (e, id, given) in checked {
+    private func importThroughTriggers(_ checked: [(LogTable, String, [Value?])], _ created: inout Int, _ updated: inout Int) throws {
+        for (t, id, given) in checked {
+            let e = t.entity
             switch try lifecycle(e, id) {
             case let state? where state % 2 == 1:
                 try updateRow(e, id: id, fields: Self.byName(e, given, withNull: true), checkReferences: false)

@@ -140,10 +140,11 @@ extension Replica {
             return id
         case .random:
             guard let requested else { return RecordID.make(millis: now()) }
-            guard RecordID.isValid(requested), requested.count == 36 else {
+            guard RecordID.isValid(requested), requested.utf8.count == 36 else {
                 throw ReplicaError(.invalidData, "'\(requested)' is not a valid id; ids are UUIDs like 3f1c…-…; leave it out to get a new one")
             }
-            return requested.lowercased()
+            // A valid id is ASCII: only its letters A–F need lowering (usually there are none).
+            return requested.utf8.contains(where: { $0 >= 65 && $0 <= 70 }) ? requested.lowercased() : requested
         }
     }
 
