@@ -15,7 +15,7 @@ import Testing
         var options = Bench.Options(sizes: .tiny, executable: KMKSyncBinary.path, directory: dir)
         options.launch = { try ChildProcess.run($0) }
         let lines = try await Bench.run(options)
-        #expect(lines.map(\.id) == ["P1", "P1", "P2", "P2", "P3", "P3", "P4", "P5", "P5", "P6"])
+        #expect(lines.map(\.id) == ["P1", "P1", "P1", "P2", "P2", "P3", "P3", "P4", "P5", "P5", "P6"])
         for line in lines {
             #expect(!line.check.isEmpty, "\(line.id) \(line.what) has no check")
             #expect(line.ratio.map { $0.isFinite && $0 > 0 } ?? true, "\(line.id) \(line.what)")
