@@ -36,6 +36,8 @@ struct ApplyBatch {
         var t: Int64?
         /// Each register's columns, in ``LogTable/registers`` order.
         var registers: [Stored]
+        /// The rowid of a live record's row in the entity's table; nil for a row of `gone`.
+        var liveRowid: Int64?
 
         /// Register `i` (its position in ``LogTable/registers``) decoded, nil when it was never
         /// written: the rules of ``LogTable/clockOf(_:_:)``, ``LogTable/baseOf(_:_:)`` and
@@ -102,6 +104,8 @@ struct ApplyBatch {
         let rowColumns: UInt8
         /// One bit per register position; all registers when the entity has more than 64.
         let registers: UInt64
+        /// Whether the row is found by its rowid (read with it) or by its id.
+        let byRowid: Bool
     }
 
     /// One entity's prepared statements, looked up once per batch (not by their SQL per record).
@@ -218,7 +222,7 @@ struct ApplyBatch {
     /// method of the batch given one of its records inout would copy ``records`` for every row.)
     private static func read(_ row: Statement, _ t: LogTable, into record: inout Touched, replica: Replica) {
         var stored = StoredRow(cl: row.int64(1), seq: row.optionalInt64(2), t: row.optionalInt64(LogTable.referenceColumn),
-                               registers: [])
+                               registers: [], liveRowid: row.optionalInt64(t.liveRowidColumn))
         stored.registers.reserveCapacity(t.registers.count)
         for i in t.registers.indices {
             let c = t.registerColumn(i)
@@ -370,7 +374,8 @@ struct ApplyBatch {
     }
 
     /// Updates a live record's changed columns, and of its register columns those that differ
-    /// from the row's (usually the written registers' and `seq`).
+    /// from the row's (usually the written registers' and `seq`), finding the row by the rowid it
+    /// was read with.
     private mutating func update(_ r: Int, _ t: LogTable, _ registers: Encoded) throws {
         let record = records[r]
         let cols = record.changed.sorted()
@@ -388,7 +393,8 @@ struct ApplyBatch {
         } else {
             for i in t.registers.indices where old!.registers[i] != registers.registers[i] { mask |= 1 << UInt64(i) }
         }
-        let key = UpdateKey(tbl: record.table, fields: cols, rowColumns: rowColumns, registers: mask)
+        let rowid = old?.liveRowid
+        let key = UpdateKey(tbl: record.table, fields: cols, rowColumns: rowColumns, registers: mask, byRowid: rowid != nil)
         let st: Statement
         if let s = updates[key] {
             st = s
@@ -398,7 +404,8 @@ struct ApplyBatch {
             for (i, n) in t.registers.enumerated() where mask & (1 << UInt64(min(i, 63))) != 0 {
                 names += ["h\(n)", "s\(n)", "b\(n)", "q\(n)"]
             }
-            st = try db.cached("UPDATE \(t.live) SET " + names.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE id = ?")
+            st = try db.cached("UPDATE \(t.live) SET " + names.map { "\($0) = ?" }.joined(separator: ", ")
+                + (rowid != nil ? " WHERE rowid = ?" : " WHERE id = ?"))
             updates[key] = st
         }
         try st.run { st in
@@ -414,7 +421,7 @@ struct ApplyBatch {
                 registers.bind(register, to: st, at: k)
                 k += 4
             }
-            st.bind(record.id, at: k)
+            if let rowid { st.bind(rowid, at: k) } else { st.bind(record.id, at: k) }
         }
     }
 }

@@ -337,11 +337,16 @@ final class LogTable {
     /// Reads the records of both tables that meet `condition` (on the row `c`) with their register
     /// columns as stored (``allRegisterColumns``: not decoded, so that a writer can tell which
     /// columns it changes) and their synced values: `id, cl, seq, t, h0, s0, b0, q0, …`, then the
-    /// values; the column indexes are ``select(_:order:)``'s.
+    /// values (the column indexes are ``select(_:order:)``'s), then the rowid of a live record's
+    /// row (NULL for a row of ``gone``) at ``liveRowidColumn``.
     func selectStored(_ condition: String) -> String {
         let columns = (["id"] + allRegisterColumns + fields.map(\.name)).map { "c.\($0)" }.joined(separator: ", ")
-        return "SELECT \(columns) FROM \(live) c WHERE \(condition) UNION ALL SELECT \(columns) FROM \(gone) c WHERE \(condition)"
+        return "SELECT \(columns), c.rowid FROM \(live) c WHERE \(condition) "
+            + "UNION ALL SELECT \(columns), NULL FROM \(gone) c WHERE \(condition)"
     }
+
+    /// Column index of the live row's rowid in ``selectStored(_:)``.
+    var liveRowidColumn: Int32 { valueColumn(fields.count) }
 
     /// Column index of the reference clock `t` in ``select(_:order:)``.
     static let referenceColumn: Int32 = 3
