@@ -48,6 +48,8 @@ final class LogTable {
     private(set) var count: String
     /// The causal length of the record with id ?1 whose lifecycle was ever written (no row: never seen).
     private(set) var lifecycleByID: String
+    /// Whether the entity has a live record.
+    let anyLive: String
     /// Whether any record is kept as not alive; whether the record with id ?1 is.
     let anyKept: String
     let isKept: String
@@ -67,6 +69,7 @@ final class LogTable {
         selectAfter = ""
         count = ""
         lifecycleByID = ""
+        anyLive = "SELECT 1 FROM \(live) LIMIT 1"
         anyKept = "SELECT 1 FROM \(gone) LIMIT 1"
         isKept = "SELECT 1 FROM \(gone) WHERE id = ?1"
         stamp = makeStamp()

@@ -88,12 +88,21 @@ extension Replica {
         // An import never makes a record not alive, so an entity with no such record at the start
         // has none throughout (the usual case of a first import), and its look-ups are skipped.
         var noneGone: [Int: Bool] = [:]
+        // Likewise the live records of an entity with none at the start are those the import
+        // itself made alive: any other record is new, and its look-up is skipped too.
+        var noneLive: [Int: Bool] = [:]
+        var madeAlive: [Int: Set<String>] = [:]
         for (t, id, given) in checked {
             let e = t.entity
-            if try capture.update(t, id: id, given) != nil {
+            if noneLive[e.number] == nil {
+                noneLive[e.number] = try db.cached(t.anyLive).first([], { _ in true }) == nil
+            }
+            let mayBeLive = noneLive[e.number] != true || madeAlive[e.number]?.contains(id) == true
+            if mayBeLive, try capture.update(t, id: id, given) != nil {
                 updated += 1
                 continue
             }
+            if noneLive[e.number] == true { madeAlive[e.number, default: []].insert(id) }
             if noneGone[e.number] == nil {
                 noneGone[e.number] = try db.cached(t.anyKept).first([], { _ in true }) == nil
             }
