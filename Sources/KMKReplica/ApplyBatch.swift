@@ -186,15 +186,15 @@ struct ApplyBatch {
                 tableIndex[c.entity] = tbl
             }
             let key = Key(tbl: tbl, id: c.id)
-            let r: Int
-            if let i = index[key] {
-                r = i
+            var r = records.count
+            // One hash for a record not seen before (the usual case); a known one is put back.
+            if let known = index.updateValue(r, forKey: key) {
+                index[key] = known
+                r = known
             } else {
-                r = records.count
                 let size = (tables[tbl].registers.max() ?? 0) + 1
                 records.append(Touched(table: tbl, id: c.id, registers: Array(repeating: nil, count: size),
                                        written: Array(repeating: false, count: size), wasAlive: false))
-                index[key] = r
                 unread[tbl, default: []].append(r)
             }
             last = (c.entity, tbl, r)
@@ -209,8 +209,18 @@ struct ApplyBatch {
                 let part = positions[from..<min(from + Self.idsPerRead, positions.count)]
                 from = part.endIndex
                 let json = LogTable.idArray(part.map { records[$0].id })
+                // Rows usually come in the array's order, missing ids left out: each is first
+                // compared with the next few ids asked for, and looked up only when none matches.
+                var next = part.startIndex
                 try st.selectIn.each(binding: { $0.bind(json, at: 1) }) { row in
-                    guard let id = row.text(0), let r = index[Key(tbl: tbl, id: id)] else { return }
+                    guard let id = row.text(0) else { return }
+                    var found: Int?
+                    for k in next..<min(next + 4, part.endIndex) where records[part[k]].id == id {
+                        found = part[k]
+                        next = k + 1
+                        break
+                    }
+                    guard let r = found ?? index[Key(tbl: tbl, id: id)] else { return }
                     Self.read(row, t, into: &records[r], replica: replica)
                 }
             }
