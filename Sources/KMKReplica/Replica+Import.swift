@@ -78,7 +78,8 @@ extension Replica {
     /// its earlier registers and kept values) is written through the triggers, turned on for it
     /// alone, so every record gets the sequence number the triggers would have given it. Each
     /// record is looked up once: its live row (read with the comparison of its given values),
-    /// else its row of records that are not alive, else it is new.
+    /// else its row of records that are not alive, else it is new; a table that had no such row
+    /// at the start is not searched (but for records the import itself made alive).
     private func importDirectly(_ checked: [(LogTable, String, [Value?])]) throws -> (created: Int, updated: Int) {
         var created = 0
         var updated = 0
