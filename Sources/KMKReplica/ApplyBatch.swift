@@ -68,6 +68,11 @@ struct ApplyBatch {
         var revived = false
         /// Columns written while the record was alive (and not revived): updated in place.
         var changed: [Int] = []
+        /// The registers the batch's changes name (bit n: register n), and whether the record
+        /// needs all its registers read: a lifecycle change (a delete or a re-creation writes every
+        /// field's value) or a register number the mask cannot hold.
+        var named: UInt64 = 0
+        var needsAll = false
 
         var hasRow: Bool { row != nil }
         var alive: Bool { (registers[0]?.causalLength ?? 0) % 2 == 1 }
@@ -163,13 +168,15 @@ struct ApplyBatch {
     /// knows: one query per entity and up to ``idsPerRead`` ids (a JSON array bound to
     /// ``LogTable/selectStored(_:)``), none when the entity has no record at all (every record is
     /// then new). A record not found has no registers. Records are kept in the order the changes
-    /// first name them. Returns, for each change, its record's position in ``records``.
-    mutating func load(_ changes: [Change], table: (String) -> LogTable, replica: Replica) throws -> [Int] {
+    /// first name them. `registers` holds each change's register number. Returns, for each
+    /// change, its record's position in ``records``.
+    mutating func load(_ changes: [Change], registers: [Int], table: (String) -> LogTable, replica: Replica) throws -> [Int] {
         var at: [Int] = []
         at.reserveCapacity(changes.count)
         var unread: [Int: [Int]] = [:]
         var last: (entity: String, tbl: Int, r: Int)?
-        for c in changes {
+        for (k, c) in changes.enumerated() {
+            defer { Self.name(registers[k], in: &records[at[k]]) }
             // Consecutive changes to one record (the usual order) skip the hashing.
             if let l = last, l.entity == c.entity, records[l.r].id == c.id {
                 at.append(l.r)
@@ -228,8 +235,17 @@ struct ApplyBatch {
         return at
     }
 
-    /// Fills a record's registers from its row of ``LogTable/selectStored(_:)``. (Static: a
-    /// method of the batch given one of its records inout would copy ``records`` for every row.)
+    /// Notes that a change names register `n` of a record (``Touched/named``).
+    private static func name(_ n: Int, in record: inout Touched) {
+        if n == 0 || n >= 64 { record.needsAll = true } else { record.named |= 1 << UInt64(n) }
+    }
+
+    /// Fills a record's registers from its row of ``LogTable/selectStored(_:)``: the stored
+    /// columns of all, and the state (value, clock, origin, base) of the lifecycle and of those
+    /// the batch's changes name. A record that needs all (``Touched/needsAll``) or is not alive
+    /// (a change to it is kept with every value) gets every register's state; for the others the
+    /// merge reads no other register, and their row is updated in place. (Static: a method of
+    /// the batch given one of its records inout would copy ``records`` for every row.)
     private static func read(_ row: Statement, _ t: LogTable, into record: inout Touched, replica: Replica) {
         var stored = StoredRow(cl: row.int64(1), seq: row.optionalInt64(2), t: row.optionalInt64(LogTable.referenceColumn),
                                registers: [], liveRowid: row.optionalInt64(t.liveRowidColumn))
@@ -239,7 +255,8 @@ struct ApplyBatch {
             stored.registers.append(Stored(h: row.optionalInt64(c), s: row.int64(c + 1), b: row.optionalInt64(c + 2),
                                            q: row.optionalInt64(c + 3)))
         }
-        for (i, n) in t.registers.enumerated() {
+        let all = record.needsAll || stored.cl % 2 == 0
+        for (i, n) in t.registers.enumerated() where all || n == 0 || record.named & (1 << UInt64(n)) != 0 {
             guard let d = stored.decoded(i) else { continue }
             record.registers[n] = RegisterState(value: n == 0 ? .integer(stored.cl) : row.value(t.valueColumn(i - 1)),
                                                 clock: HLC(int64: d.h ?? 0), origin: replica.siteID(d.s), base: HLC(int64: d.b))

@@ -66,7 +66,7 @@ extension Replica {
             var batch = ApplyBatch(db)
             // Every record the batch touches is read first, one query per entity; `at` holds
             // each change's record.
-            let at = try batch.load(changes, table: { logTable(schema.entity($0)!) }, replica: self)
+            let at = try batch.load(changes, registers: registers, table: { logTable(schema.entity($0)!) }, replica: self)
             let ledger = try db.cached(Replica.insertLedgerEntry)
             // The version vector and the sequence counter are written once per batch, not per change.
             var seen: [String: HLC] = [:]
