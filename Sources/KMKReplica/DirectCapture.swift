@@ -37,7 +37,7 @@ struct DirectCapture {
     /// registers in one INSERT.
     mutating func insert(_ t: LogTable, id: String, _ given: [Value?]) throws {
         let present = given.map { $0.map { !$0.isNull } ?? false }
-        let row = try statement(t.entity.number, .insert, present) { t.directInsert(present: present) }
+        let row = try statement(t.number, .insert, present) { t.directInsert(present: present) }
         seq += 1
         try run(row, key: .text(id), given, withNull: false)
     }
@@ -46,14 +46,13 @@ struct DirectCapture {
     /// changes. Returns whether a given value differed from the record's, nil when the record
     /// has no live row.
     mutating func update(_ t: LogTable, id: String, _ given: [Value?]) throws -> Bool? {
-        let e = t.entity
         let mask = given.map { $0 != nil }
         // The usual case first: a record found by the last look-up makes the next one likely
         // found too (an import updates runs of known records), so a settled record whose given
         // fields (at least one) are all synced is written in one statement that finds, compares
         // and writes it; it writes nothing when the record is missing, unchanged or not settled.
-        if lastFound, mask.contains(true), mask.indices.allSatisfy({ !mask[$0] || !e.fields[$0].localOnly }) {
-            let row = try statement(e.number, .settledUpdate, mask) { t.directSettledUpdate(given: mask) }
+        if lastFound, mask.contains(true), mask.indices.allSatisfy({ !mask[$0] || !t.localOnly[$0] }) {
+            let row = try statement(t.number, .settledUpdate, mask) { t.directSettledUpdate(given: mask) }
             try row.run { s in
                 s.bind(clock, at: 1)
                 s.bind(seq + 1, at: 2)
@@ -68,9 +67,10 @@ struct DirectCapture {
         }
         // The row's rowid and, for each given field, whether the new value differs (SQL's IS NOT,
         // as the update trigger compares); the update then finds the row by rowid.
-        let compare = try statement(e.number, .compare, mask) {
-            "SELECT " + (["rowid"] + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) IS NOT ?" }).joined(separator: ", ")
-                + " FROM \(e.name) WHERE id = ?"
+        let compare = try statement(t.number, .compare, mask) {
+            let e = t.entity
+            return "SELECT " + (["rowid"] + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) IS NOT ?" })
+                .joined(separator: ", ") + " FROM \(e.name) WHERE id = ?"
         }
         var changed = [Bool](repeating: false, count: given.count)
         var rowid: Int64?
@@ -86,7 +86,7 @@ struct DirectCapture {
         guard let rowid else { return nil }
         guard changed.contains(true) else { return false }
         let changedSynced = t.fieldPositions.map { changed[$0] }
-        let row = try statement(e.number, .update, mask + changedSynced) { t.directUpdate(given: mask, changed: changedSynced) }
+        let row = try statement(t.number, .update, mask + changedSynced) { t.directUpdate(given: mask, changed: changedSynced) }
         if changedSynced.contains(true) { seq += 1 }
         try run(row, key: .integer(rowid), given, withNull: true)
         return true

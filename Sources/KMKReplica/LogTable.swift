@@ -32,6 +32,13 @@ final class LogTable {
     let fields: [FieldSpec]
     /// The position in the entity's fields of each of ``fields``.
     let fieldPositions: [Int]
+    /// The entity's number, and facts about its fields by position, for the per-record paths
+    /// of an import (which read them without copying ``entity``): whether each is local-only or
+    /// required, and the reference fields with their target entities.
+    let number: Int
+    let localOnly: [Bool]
+    let required: [Bool]
+    let references: [(position: Int, field: FieldSpec, target: String)]
 
     /// The live records' table (the entity's own) and the other records' table.
     let live: String
@@ -58,6 +65,12 @@ final class LogTable {
         self.entity = entity
         fields = entity.syncedFields
         fieldPositions = entity.fields.indices.filter { !entity.fields[$0].localOnly }
+        number = entity.number
+        localOnly = entity.fields.map(\.localOnly)
+        required = entity.fields.map(\.required)
+        references = entity.fields.indices.compactMap { i in
+            if case .reference(let target) = entity.fields[i].kind { return (i, entity.fields[i], target) } else { return nil }
+        }
         registers = [0] + fields.map(\.number)
         live = entity.name
         gone = "kmk_\(entity.name)_gone"

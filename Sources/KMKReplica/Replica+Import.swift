@@ -20,30 +20,31 @@ extension Replica {
         // entity's change-log table (which names the entity).
         var checked: [(LogTable, String, [Value?])] = []
         checked.reserveCapacity(records.count)
-        var last: LogTable?
-        for r in records {
-            let t: LogTable
-            if let l = last, l.entity.name == r.entity {
-                t = l
-            } else {
-                let e = try entity(r.entity)
-                guard e.scope == .municipal else {
-                    throw ReplicaError(.invalidData,
-                                       "\(e.name) \(r.id) is national reference data, owned by the styrgrupp; it arrives by pull, not import")
+        // Records come in runs of one entity (a file lists one entity's records together): the
+        // entity is looked up once per run.
+        var start = 0
+        while start < records.count {
+            let name = records[start].entity
+            let e = try entity(name)
+            guard e.scope == .municipal else {
+                throw ReplicaError(.invalidData,
+                                   "\(e.name) \(records[start].id) is national reference data, owned by the styrgrupp; it arrives by pull, not import")
+            }
+            let t = logTable(e)
+            var k = start
+            while k < records.count, records[k].entity == name {
+                var given = [Value?](repeating: nil, count: e.fields.count)
+                for (field, value) in records[k].fields {
+                    let (i, v) = try checkField(e, field, value)
+                    given[i] = v
                 }
-                t = logTable(e)
-                last = t
+                if mode == .replace {
+                    for i in t.fieldPositions where given[i] == nil { given[i] = .null }
+                }
+                checked.append((t, try newID(e, requested: records[k].id), given))
+                k += 1
             }
-            let e = t.entity
-            var given = [Value?](repeating: nil, count: e.fields.count)
-            for (name, value) in r.fields {
-                let (i, v) = try checkField(e, name, value)
-                given[i] = v
-            }
-            if mode == .replace {
-                for i in t.fieldPositions where given[i] == nil { given[i] = .null }
-            }
-            checked.append((t, try newID(e, requested: r.id), given))
+            start = k
         }
         return try write {
             var created = 0
@@ -54,17 +55,12 @@ extension Replica {
                 try importThroughTriggers(checked, &created, &updated)
             }
             // References are checked once everything is written, so a file may list a round before its venue.
-            var referenceFields: [Int: [(Int, FieldSpec, String)]] = [:]
-            for (t, id, given) in checked {
-                let e = t.entity
-                let references = referenceFields[e.number] ?? e.fields.indices.compactMap { i in
-                    if case .reference(let target) = e.fields[i].kind { return (i, e.fields[i], target) } else { return nil }
-                }
-                referenceFields[e.number] = references
-                for (i, f, target) in references {
+            for k in checked.indices where !checked[k].0.references.isEmpty {
+                let (t, id, given) = checked[k]
+                for (i, f, target) in t.references {
                     guard let ref = given[i]?.text else { continue }
                     guard try lifecycle(try entity(target), ref).map({ $0 % 2 == 1 }) == true else {
-                        throw ReplicaError(.invalidData, "\(e.name) \(id): field '\(f.name)' points at \(target) \(ref), "
+                        throw ReplicaError(.invalidData, "\(t.entity.name) \(id): field '\(f.name)' points at \(target) \(ref), "
                             + "which is neither in this replica nor in the file")
                     }
                 }
@@ -94,25 +90,26 @@ extension Replica {
         var noneLive: [Int: Bool] = [:]
         var madeAlive: [Int: Set<String>] = [:]
         for (t, id, given) in checked {
-            let e = t.entity
-            if noneLive[e.number] == nil {
-                noneLive[e.number] = try db.cached(t.anyLive).first([], { _ in true }) == nil
+            let number = t.number
+            if noneLive[number] == nil {
+                noneLive[number] = try db.cached(t.anyLive).first([], { _ in true }) == nil
             }
-            let mayBeLive = noneLive[e.number] != true || madeAlive[e.number]?.contains(id) == true
+            let mayBeLive = noneLive[number] != true || madeAlive[number]?.contains(id) == true
             if mayBeLive, try capture.update(t, id: id, given) != nil {
                 updated += 1
                 continue
             }
-            if noneLive[e.number] == true { madeAlive[e.number, default: []].insert(id) }
-            if noneGone[e.number] == nil {
-                noneGone[e.number] = try db.cached(t.anyKept).first([], { _ in true }) == nil
+            if noneLive[number] == true { madeAlive[number, default: []].insert(id) }
+            if noneGone[number] == nil {
+                noneGone[number] = try db.cached(t.anyKept).first([], { _ in true }) == nil
             }
-            let kept = noneGone[e.number] == true ? false : try db.cached(t.isKept).first([.text(id)], { _ in true }) ?? false
+            let kept = noneGone[number] == true ? false : try db.cached(t.isKept).first([.text(id)], { _ in true }) ?? false
             if !kept {
-                try requireFields(e, given)
+                try requireFields(t, given)
                 try capture.insert(t, id: id, given)
                 created += 1
             } else {
+                let e = t.entity
                 try capture.finish()
                 db.setTriggersEnabled(true)
                 try requireFields(e, given)

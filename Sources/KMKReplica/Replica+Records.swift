@@ -179,6 +179,14 @@ extension Replica {
         try requireFields(e, e.fields.map { fields[$0.name] })
     }
 
+    /// The same for values by position in the entity's fields (nil: not given), checked against
+    /// the entity's `LogTable` (an import's per-record path; the entity is read only to say what
+    /// is missing).
+    func requireFields(_ t: LogTable, _ given: [Value?]) throws {
+        guard t.required.indices.contains(where: { t.required[$0] && (given[$0] ?? .null).isNull }) else { return }
+        try requireFields(t.entity, given)
+    }
+
     /// The same for values by position in the entity's fields (nil: not given).
     func requireFields(_ e: EntitySpec, _ given: [Value?]) throws {
         guard e.fields.indices.contains(where: { e.fields[$0].required && (given[$0] ?? .null).isNull }) else { return }

@@ -73,7 +73,14 @@ struct ExportImportTests {
         var records = sampleRecords()
         records.append(Record(entity: "round", id: "55555555-5555-4555-8555-555555555555",
                               fields: ["venue": .text("99999999-9999-4999-8999-999999999999"), "held_on": .text("2016-03-01")]))
-        #expect(throws: ReplicaError.self) { try r.importRecords(records, mode: .replace) }
+        let error = #expect(throws: ReplicaError.self) { try r.importRecords(records, mode: .replace) }
+        #expect(error?.message.contains("round 55555555-5555-4555-8555-555555555555: field 'venue' points at venue 99999999") == true,
+                "\(error?.message ?? "no error")")
+        #expect(try r.records("venue").isEmpty)
+        // National reference data arrives by pull only.
+        let criterion = Record(entity: "criterion", id: "66666666-6666-4666-8666-666666666666", fields: [:])
+        let refused = #expect(throws: ReplicaError.self) { try r.importRecords(sampleRecords() + [criterion], mode: .replace) }
+        #expect(refused?.message.contains("national reference data") == true, "\(refused?.message ?? "no error")")
         #expect(try r.records("venue").isEmpty)
     }
 }
