@@ -27,8 +27,8 @@ extension Replica {
             let name = records[start].entity
             let e = try entity(name)
             guard e.scope == .municipal else {
-                throw ReplicaError(.invalidData,
-                                   "\(e.name) \(records[start].id) is national reference data, owned by the styrgrupp; it arrives by pull, not import")
+                throw ReplicaError(.invalidData, "\(e.name) \(records[start].id) is national reference data, owned by the styrgrupp; "
+                    + "it arrives by pull, not import")
             }
             let t = logTable(e)
             var k = start
