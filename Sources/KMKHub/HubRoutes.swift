@@ -54,7 +54,12 @@ package struct HubRoutes {
     }
 
     func json(_ text: String, _ request: Request) -> Response {
-        body(text, type: "application/json; charset=utf-8", request)
+        json(bytes: Array(text.utf8), request)
+    }
+
+    /// ``json(_:_:)`` for a body already in bytes (a pull page: no copy through a String).
+    func json(bytes: [UInt8], _ request: Request) -> Response {
+        body(bytes: bytes, type: "application/json; charset=utf-8", request)
     }
 
     /// A 200 response, gzipped when the client accepts gzip and the body is big enough.
@@ -62,7 +67,7 @@ package struct HubRoutes {
         body(bytes: Array(text.utf8), type: type, request)
     }
 
-    /// ``body(_:type:_:)`` for a body already in bytes (a pull page: no copy through a String).
+    /// ``body(_:type:_:)`` for a body already in bytes.
     func body(bytes: [UInt8], type: String, _ request: Request) -> Response {
         var headers: HTTPFields = [.contentType: type]
         let accepts = request.headers[.acceptEncoding].map { $0.lowercased().contains("gzip") } ?? false
@@ -180,7 +185,7 @@ package struct HubRoutes {
         case let other?: throw HubError.badRequest("only=\(other) is not known; only=national pulls national reference data alone")
         }
         switch try await service.pull(cursor: cursor, scope: scope, limit: limit, nationalOnly: nationalOnly) {
-        case .page(let page): return body(bytes: page.body(), type: "application/json; charset=utf-8", request)
+        case .page(let page): return json(bytes: page.body(), request)
         case .stale(let why):
             throw HubError(410, "stale_cursor", why + "; pull again from the start (no cursor) and push everything again")
         }
