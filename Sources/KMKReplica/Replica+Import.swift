@@ -112,7 +112,7 @@ extension Replica {
                 let e = t.entity
                 try capture.finish()
                 db.setTriggersEnabled(true)
-                try requireFields(e, given)
+                try requireFields(t, given)
                 try insertRow(e, id: id, fields: Self.byName(e, given, withNull: false), checkReferences: false)
                 db.setTriggersEnabled(false)
                 try capture.resume()
@@ -133,7 +133,7 @@ extension Replica {
                 try updateRow(e, id: id, fields: Self.byName(e, given, withNull: true), checkReferences: false)
                 updated += 1
             default:
-                try requireFields(e, given)
+                try requireFields(t, given)
                 try insertRow(e, id: id, fields: Self.byName(e, given, withNull: false), checkReferences: false)
                 created += 1
             }

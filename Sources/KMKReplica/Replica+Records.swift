@@ -176,25 +176,18 @@ extension Replica {
     }
 
     func requireFields(_ e: EntitySpec, _ fields: [String: Value]) throws {
-        try requireFields(e, e.fields.map { fields[$0.name] })
+        try requireFields(logTable(e), e.fields.map { fields[$0.name] })
     }
 
     /// The same for values by position in the entity's fields (nil: not given), checked against
-    /// the entity's `LogTable` (an import's per-record path; the entity is read only to say what
+    /// the entity's `LogTable` (an import's per-record path: the entity is read only to say what
     /// is missing).
     func requireFields(_ t: LogTable, _ given: [Value?]) throws {
-        guard t.required.indices.contains(where: { t.required[$0] && (given[$0] ?? .null).isNull }) else { return }
-        try requireFields(t.entity, given)
-    }
-
-    /// The same for values by position in the entity's fields (nil: not given).
-    func requireFields(_ e: EntitySpec, _ given: [Value?]) throws {
-        guard e.fields.indices.contains(where: { e.fields[$0].required && (given[$0] ?? .null).isNull }) else { return }
-        let missing = e.fields.indices.filter { e.fields[$0].required && (given[$0] ?? .null).isNull }.map { e.fields[$0] }
-        if !missing.isEmpty {
-            throw ReplicaError(.invalidData, "a new \(e.name) needs " + missing.map { "\($0.name) (\($0.kind.allowed))" }
-                .joined(separator: ", "))
-        }
+        let missing = t.required.indices.filter { t.required[$0] && (given[$0] ?? .null).isNull }
+        guard !missing.isEmpty else { return }
+        let e = t.entity
+        throw ReplicaError(.invalidData, "a new \(e.name) needs " + missing.map { "\(e.fields[$0].name) (\(e.fields[$0].kind.allowed))" }
+            .joined(separator: ", "))
     }
 
     func checkReferences(_ e: EntitySpec, _ fields: [String: Value]) throws {

@@ -77,6 +77,11 @@ struct ExportImportTests {
         #expect(error?.message.contains("round 55555555-5555-4555-8555-555555555555: field 'venue' points at venue 99999999") == true,
                 "\(error?.message ?? "no error")")
         #expect(try r.records("venue").isEmpty)
+        // A new record needs its required fields, named in the message.
+        let nameless = Record(entity: "venue", id: "77777777-7777-4777-8777-777777777777", fields: ["address": .text("Storgatan 1")])
+        let missing = #expect(throws: ReplicaError.self) { try r.importRecords([nameless], mode: .merge) }
+        #expect(missing?.message.hasPrefix("a new venue needs name (") == true && missing?.message.contains(", membership (") == true,
+                "\(missing?.message ?? "no error")")
         // National reference data arrives by pull only.
         let criterion = Record(entity: "criterion", id: "66666666-6666-4666-8666-666666666666", fields: [:])
         let refused = #expect(throws: ReplicaError.self) { try r.importRecords(sampleRecords() + [criterion], mode: .replace) }
