@@ -1,6 +1,6 @@
 import KMKModel
 
-/// One entity's part of the change log (layout 5, SPEC.md §2 and §4), and the SQL that reads and
+/// One entity's part of the change log (layouts 5 and 6, SPEC.md §2 and §4), and the SQL that reads and
 /// writes it. Pure: it makes SQL text and holds no connection.
 ///
 /// A record's registers are columns of its own row: a live record's row in the entity's table, a

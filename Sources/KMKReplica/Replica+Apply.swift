@@ -67,14 +67,15 @@ extension Replica {
             // Every record the batch touches is read first, one query per entity; `at` holds
             // each change's record.
             let at = try batch.load(changes, registers: registers, table: { logTable(schema.entity($0)!) }, replica: self)
-            let ledger = try db.cached(Replica.insertLedgerEntry)
+            var ledger = LedgerWriter(statement: try db.cached(Replica.insertLedgerEntry), last: try meta("ledger.n").integer ?? 0)
+            let ledgerBefore = ledger.last
             // The version vector and the sequence counter are written once per batch, not per change.
             var seen: [String: HLC] = [:]
             var lastSeen: (origin: String, clock: HLC)?
             for (k, c) in changes.enumerated() {
                 lastClock = try lastClock.receive(c.clock, now: wall, maxDrift: maxDrift, origin: c.origin)
                 let r = at[k]
-                if try applyOne(c, registers[k], batch.entity(r), r, &batch, ledger, &result) {
+                if try applyOne(c, registers[k], batch.entity(r), r, &batch, &ledger, &result) {
                     result.applied += 1
                 } else {
                     result.ignored += 1
@@ -92,6 +93,7 @@ extension Replica {
             // as they ended; each record written gets one new sequence number.
             lastSeq = try batch.writeRows(lastSeq: lastSeq, pushed: try meta("push.seq").integer ?? 0, site: siteNumber)
             for (origin, clock) in seen { try noteSeen(origin: origin, clock: clock) }
+            if ledger.last != ledgerBefore { try setMeta("ledger.n", .integer(ledger.last)) }
             try saveSeq(lastSeq)
             if let peer { try savePeerVector(peer.id, peer.vector) }
             try saveClock()
@@ -134,7 +136,7 @@ extension Replica {
     /// Applies one change to its register; returns whether it won. The record's domain row is
     /// written at the end of the batch (``ApplyBatch/writeRows(lastSeq:pushed:site:)``).
     private func applyOne(
-        _ c: Change, _ col: Int, _ e: EntitySpec, _ r: Int, _ batch: inout ApplyBatch, _ ledger: Statement,
+        _ c: Change, _ col: Int, _ e: EntitySpec, _ r: Int, _ batch: inout ApplyBatch, _ ledger: inout LedgerWriter,
         _ result: inout ApplyResult
     ) throws -> Bool {
         let incoming = RegisterState(c)
@@ -153,20 +155,20 @@ extension Replica {
                 for (fieldCol, state) in batch.records[r].fieldRegisters
                 where MergeRules.updateConflictsWithDelete(update: state, delete: incoming) {
                     try record(LedgerEntry(entity: e.name, id: c.id, field: e.field(number: fieldCol)?.name ?? "?",
-                                           deleteWon: true, winner: incoming, loser: state, resolvedAt: lastClock), ledger, &result)
+                                           deleteWon: true, winner: incoming, loser: state, resolvedAt: lastClock), &ledger, &result)
                 }
             }
             return true
         }
         if let life, !alive, life.causalLength > 0, MergeRules.updateConflictsWithDelete(update: incoming, delete: life) {
             try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, deleteWon: true, winner: life, loser: incoming,
-                                   resolvedAt: lastClock), ledger, &result)
+                                   resolvedAt: lastClock), &ledger, &result)
         }
         switch MergeRules.mergeField(stored: stored, incoming: incoming) {
         case .replace:
             if let stored, MergeRules.isConflict(incoming, stored) {
                 try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, winner: incoming, loser: stored,
-                                       resolvedAt: lastClock), ledger, &result)
+                                       resolvedAt: lastClock), &ledger, &result)
             }
             batch.records[r].setRegister(col, incoming)
             if alive { batch.records[r].noteChanged(col) }
@@ -174,22 +176,30 @@ extension Replica {
         case .keep:
             if let stored, MergeRules.isConflict(incoming, stored) {
                 try record(LedgerEntry(entity: e.name, id: c.id, field: c.field, winner: stored, loser: incoming,
-                                       resolvedAt: lastClock), ledger, &result)
+                                       resolvedAt: lastClock), &ledger, &result)
             }
             return false
         }
     }
 
-    /// Inserts a merge ledger entry, unless one with its key is there (SPEC.md §8).
+    /// Inserts a merge ledger entry numbered ?12, unless one with its key is there (SPEC.md §8).
     static let insertLedgerEntry = """
         INSERT OR IGNORE INTO kmk_ledger (entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc,
-        lose_site, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        lose_site, resolved_at, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
-    private func record(_ entry: LedgerEntry, _ ledger: Statement, _ result: inout ApplyResult) throws {
+    /// The ledger's insert statement and the number of the last entry (`kmk_meta.ledger.n`), which
+    /// a batch reads once and saves once.
+    struct LedgerWriter {
+        let statement: Statement
+        var last: Int64
+    }
+
+    private func record(_ entry: LedgerEntry, _ ledger: inout LedgerWriter, _ result: inout ApplyResult) throws {
         let winner = try siteNumber(entry.winner.origin)
         let loser = try siteNumber(entry.loser.origin)
-        try ledger.run { st in
+        let n = ledger.last + 1
+        try ledger.statement.run { st in
             st.bind(entry.entity, at: 1)
             st.bind(entry.id, at: 2)
             st.bind(entry.field, at: 3)
@@ -201,8 +211,12 @@ extension Replica {
             st.bind(entry.loser.clock.int64, at: 9)
             st.bind(loser, at: 10)
             st.bind(entry.resolvedAt.int64, at: 11)
+            st.bind(n, at: 12)
         }
-        if db.changes > 0 { result.conflicts.append(entry) }
+        if db.changes > 0 {
+            ledger.last = n
+            result.conflicts.append(entry)
+        }
     }
 
     /// The site number of a replica id, adding it when new.

@@ -21,7 +21,8 @@ extension Replica {
     /// Verifies the file and its change log (SPEC.md §10, `kmk-sync check`): SQLite's
     /// integrity check, that every register has a clock and a unique sequence number within the
     /// counters, that the tables hold exactly the live records and the winning values of the
-    /// change log, and that the push and pull cursors are consistent. Reads only.
+    /// change log, that the push and pull cursors are consistent, and that the merge ledger's
+    /// entries are numbered within its counter. Reads only.
     public func check() throws -> [CheckFinding] {
         var findings: [CheckFinding] = []
         func add(_ name: String, _ problems: [String], ok: String) {
@@ -129,6 +130,20 @@ extension Replica {
         }
         add("cursors", cursors, ok: state.url == nil ? "no hub set"
             : "pushed up to \(state.pushedSeq) of \(metaSeq) (batch \(state.lastBatch))" + (state.cursor == nil ? ", never pulled" : ", pull cursor valid"))
+
+        var ledger: [String] = []
+        let entries = try db.prepare("""
+            SELECT count(*), coalesce(max(n), 0), count(DISTINCT n),
+              count(*) FILTER (WHERE win_site NOT IN (SELECT site FROM kmk_site) OR lose_site NOT IN (SELECT site FROM kmk_site))
+            FROM kmk_ledger
+            """).first { ($0.int64(0), $0.int64(1), $0.int64(2), $0.int64(3)) } ?? (0, 0, 0, 0)
+        let metaN = try meta("ledger.n").integer ?? 0
+        if entries.1 > metaN {
+            ledger.append("the ledger reaches entry \(entries.1) but kmk_meta.ledger.n says \(metaN), so new entries would repeat numbers")
+        }
+        if entries.2 < entries.0 { ledger.append("\(entries.0 - entries.2) ledger entries share their number with another") }
+        if entries.3 > 0 { ledger.append("\(entries.3) ledger entries name an origin that is not in kmk_site") }
+        add("ledger", ledger, ok: "\(entries.0) entries, each numbered once, every origin known")
         return findings
     }
 }

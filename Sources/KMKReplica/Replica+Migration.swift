@@ -1,15 +1,16 @@
 import KMKModel
 
 extension Replica {
-    /// Migrates a file of an older change-log layout (`layout`, 1 to 4) to the current one, in one
+    /// Migrates a file of an older change-log layout (`layout`, 1 to 5) to the current one, in one
     /// write transaction, then compacts it (`VACUUM`) when no other connection is reading it
     /// (compacting is optional: the migrated file is whole without it). Nothing is done when the
     /// file has another layout by the time the lock is held: another kmk-sync that opened the file
     /// at the same time migrated it while this one waited, and its tables must not be converted
     /// twice.
     ///
-    /// Layouts 1 and 2 get layout 4's clock rows, layouts 1 to 3 the current ledger; then the
-    /// registers move from the clock rows into the records' own rows.
+    /// Layouts 1 and 2 get layout 4's clock rows, layouts 1 to 3 the current ledger, layouts 4
+    /// and 5 the current ledger's table; then the registers of layouts 1 to 4 move from the clock
+    /// rows into the records' own rows.
     func migrate(from layout: Int64) throws {
         let migrated = try db.transaction { () throws -> Bool in
             guard try meta("log_layout").integer ?? 1 == layout else { return false }
@@ -21,8 +22,9 @@ extension Replica {
             case 2: try migrateLayout2()
             default: break
             }
-            if layout <= 3 { try migrateLedger() }
-            try migrateLayout4()
+            if layout <= 3 { try migrateLedger() } else { try migrateLedgerTable() }
+            if layout <= 4 { try migrateLayout4() }
+            try setMeta("ledger.n", .integer(try db.prepare("SELECT coalesce(max(n), 0) FROM kmk_ledger").first { $0.int64(0) } ?? 0))
             for t in logTables { try db.execute(t.triggers) }
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
             return true
@@ -42,11 +44,28 @@ extension Replica {
             ALTER TABLE kmk_ledger RENAME TO kmk_ledger_layout3;
             DROP INDEX IF EXISTS kmk_ledger_time;
             \(ReplicaDDL.ledgerTable)
-            INSERT INTO kmk_ledger (entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc, lose_site, resolved_at)
-            SELECT o.entity, o.pk, o.field, o.delete_won, o.win_val, o.win_hlc, w.site, o.lose_val, o.lose_hlc, l.site, o.resolved_at
+            INSERT INTO kmk_ledger (n, entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc, lose_site, resolved_at)
+            SELECT row_number() OVER (ORDER BY o.resolved_at, o.id), o.entity, o.pk, o.field, o.delete_won, o.win_val, o.win_hlc, w.site,
+              o.lose_val, o.lose_hlc, l.site, o.resolved_at
             FROM kmk_ledger_layout3 AS o JOIN kmk_site AS w ON w.replica = o.win_origin JOIN kmk_site AS l ON l.replica = o.lose_origin
             ORDER BY o.resolved_at, o.id;
             DROP TABLE kmk_ledger_layout3;
+            """)
+    }
+
+    /// Moves the merge ledger of layouts 4 and 5 (a rowid table, `n` the rowid, its key the
+    /// unique index `kmk_ledger_key`) into the current table (``ReplicaDDL/ledgerTable``: the key
+    /// its primary key, `WITHOUT ROWID`), inside ``migrate(from:)``'s transaction. Every entry
+    /// keeps its columns and its number.
+    private func migrateLedgerTable() throws {
+        try db.execute("""
+            ALTER TABLE kmk_ledger RENAME TO kmk_ledger_layout5;
+            DROP INDEX IF EXISTS kmk_ledger_key;
+            \(ReplicaDDL.ledgerTable)
+            INSERT INTO kmk_ledger (n, entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc, lose_site, resolved_at)
+            SELECT n, entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc, lose_site, resolved_at
+            FROM kmk_ledger_layout5 ORDER BY n;
+            DROP TABLE kmk_ledger_layout5;
             """)
     }
 

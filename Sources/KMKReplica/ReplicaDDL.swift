@@ -26,9 +26,10 @@ enum ReplicaDDL {
     /// The change-log layout this build writes (`kmk_meta.log_layout`). Files without the key have
     /// layout 1 (one `kmk_clock` row per field), files with 2 the uncompressed clock rows, files
     /// with 3 the compact clock rows of layout 4 but the ledger keyed by text, files with 4 the
-    /// clock rows in `kmk_<entity>_clock` beside the records' rows; all are migrated when opened
-    /// (``Replica/migrate(from:)``).
-    static let logLayout: Int64 = 5
+    /// clock rows in `kmk_<entity>_clock` beside the records' rows, files with 5 the registers in
+    /// the records' rows but the ledger a rowid table with its key a unique index; all are
+    /// migrated when opened (``Replica/migrate(from:)``).
+    static let logLayout: Int64 = 6
 
     /// The stamp of a kmk-sync write transaction in progress (SPEC.md §4); empty otherwise.
     static let stampTable = """
@@ -36,21 +37,24 @@ enum ReplicaDDL {
         pushed INTEGER NOT NULL) STRICT;
         """
 
-    /// The merge ledger (SPEC.md §8), one row per conflict in the order they were resolved; the
-    /// origins are site numbers (`kmk_site`). The unique index is the entry's key, so that a
-    /// conflict resolved twice (a duplicated batch) is one entry; it starts with the winner's
-    /// clock, which is recent for most conflicts, so new keys go near the end of the index
-    /// instead of at random places. (Log layouts 1 to 3 keyed each entry by a text of all its
-    /// parts, kept the replica ids and indexed `resolved_at`: three B-tree writes per entry.)
+    /// The merge ledger (SPEC.md §8), one row per conflict; the origins are site numbers
+    /// (`kmk_site`). The primary key is the entry's key, so that a conflict resolved twice (a
+    /// duplicated batch) is one entry, and each entry is one B-tree write (a table `WITHOUT
+    /// ROWID`); it starts with the winner's clock, which is recent for most conflicts, so new keys
+    /// go near the end instead of at random places. `n` numbers the entries in the order they
+    /// were resolved (the last one issued is `kmk_meta.ledger.n`). (Layout 5 had the same columns
+    /// in a rowid table, `n` the rowid, with the key a unique index `kmk_ledger_key`: two B-tree
+    /// writes per entry. Layouts 1 to 3 keyed each entry by a text of all its parts, kept the
+    /// replica ids and indexed `resolved_at`: three.)
     static let ledgerTable = """
         CREATE TABLE kmk_ledger (
-            n INTEGER PRIMARY KEY,
+            n INTEGER NOT NULL,
             entity TEXT NOT NULL, pk TEXT NOT NULL, field TEXT NOT NULL, delete_won INTEGER NOT NULL,
             win_val ANY, win_hlc INTEGER NOT NULL, win_site INTEGER NOT NULL,
             lose_val ANY, lose_hlc INTEGER NOT NULL, lose_site INTEGER NOT NULL,
-            resolved_at INTEGER NOT NULL
-        ) STRICT;
-        CREATE UNIQUE INDEX kmk_ledger_key ON kmk_ledger (win_hlc, pk, field, lose_hlc, win_site, lose_site, entity);
+            resolved_at INTEGER NOT NULL,
+            PRIMARY KEY (win_hlc, pk, field, lose_hlc, win_site, lose_site, entity)
+        ) STRICT, WITHOUT ROWID;
         """
 
     static let metaTables = """

@@ -53,7 +53,7 @@ struct OperationsTests {
 
         let offline = try cli.run("check", "--offline", "--replica", kim)
         #expect(offline.status == 0, "\(offline.stdout)\(offline.stderr)")
-        for name in ["integrity", "change log", "records", "cursors"] { #expect(offline.stdout.contains("ok   \(name)")) }
+        for name in ["integrity", "change log", "records", "cursors", "ledger"] { #expect(offline.stdout.contains("ok   \(name)")) }
         let before = try cli.run("check", "--replica", kim)
         #expect(before.status == 65, "nothing pushed yet, so the hub differs: \(before.stdout)")
         #expect(before.stdout.contains("changes not yet pushed"))
@@ -62,20 +62,25 @@ struct OperationsTests {
         #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
         let report = json(after.stdout)
         #expect(report["ok"] as? Bool == true)
-        #expect((report["checks"] as? [[String: Any]])?.count == 6)
+        #expect((report["checks"] as? [[String: Any]])?.count == 7)
 
-        // Damage behind kmk-sync's back, with its triggers off: a row that no change records.
+        // Damage behind kmk-sync's back, with its triggers off: a row that no change records, and a
+        // ledger entry numbered past the ledger's counter, naming an unknown origin.
         let broken = cli.path("broken.kmk")
         #expect(try cli.run("backup", "--out", broken, "--replica", kim).status == 0)
         let damage = try SQLiteShell.run(broken, "DROP TRIGGER kmk_venue_insert; "
             + "INSERT INTO venue(id, name, membership) VALUES ('00000000-0000-4000-8000-00000000dead', 'Spöke', 'member'); "
-            + "UPDATE kmk_meta SET value = 1 WHERE key = 'seq';")
+            + "UPDATE kmk_meta SET value = 1 WHERE key = 'seq'; "
+            + "INSERT INTO kmk_ledger (n, entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc, lose_site, "
+            + "resolved_at) VALUES (7, 'venue', '00000000-0000-4000-8000-00000000dead', 'name', 0, 'a', 2, 0, 'b', 1, 99, 3);")
         #expect(damage.status == 0, "\(damage.stderr)")
         let damaged = try cli.run("check", "--offline", "--replica", broken)
         #expect(damaged.status == 65, "\(damaged.stdout)")
         #expect(damaged.stdout.contains("FAIL change log") && damaged.stdout.contains("but the counter says 1"), "\(damaged.stdout)")
         #expect(damaged.stdout.contains("FAIL capture") && damaged.stdout.contains("kmk_venue_insert"), "\(damaged.stdout)")
         #expect(damaged.stdout.contains("FAIL records") && damaged.stdout.contains("1 venue rows have no live record"), "\(damaged.stdout)")
+        #expect(damaged.stdout.contains("FAIL ledger") && damaged.stdout.contains("reaches entry 7 but kmk_meta.ledger.n says 0")
+            && damaged.stdout.contains("1 ledger entries name an origin that is not in kmk_site"), "\(damaged.stdout)")
         #expect(damaged.stderr.contains("failed"))
     }
 

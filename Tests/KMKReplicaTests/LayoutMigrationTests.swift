@@ -103,7 +103,7 @@ struct LayoutMigrationTests {
         }
     }
 
-    @Test("a layout-1 file opens as layout 5 with every record, change, ledger entry and push state kept")
+    @Test("a layout-1 file opens as layout 6 with every record, change, ledger entry and push state kept")
     func migratesFixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
@@ -117,7 +117,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-27T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(5))
+        #expect(try r.meta("log_layout") == .integer(6))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name = 'kmk_clock'") == ["0"])
         #expect(try self.ledger(r) == ledger)
         #expect(try r.check().filter { !$0.ok }.map(\.detail) == [])
@@ -148,12 +148,12 @@ struct LayoutMigrationTests {
         // Opening again changes nothing more.
         let after = r.path
         r = try Replica.open(at: after, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(5))
+        #expect(try r.meta("log_layout") == .integer(6))
         r.close()
         try expectCurrentSchema(path, in: dir)
     }
 
-    @Test("a layout-2 file opens as layout 5 with every record, change, clock, ledger entry and push state kept")
+    @Test("a layout-2 file opens as layout 6 with every record, change, clock, ledger entry and push state kept")
     func migratesLayout2Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 2, into: dir)
@@ -166,7 +166,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-28T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(5))
+        #expect(try r.meta("log_layout") == .integer(6))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout2%'") == ["0"])
         #expect(try self.ledger(r) == ledger)
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
@@ -202,12 +202,12 @@ struct LayoutMigrationTests {
         r.close()
 
         r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(5))
+        #expect(try r.meta("log_layout") == .integer(6))
         r.close()
         try expectCurrentSchema(path, in: dir)
     }
 
-    @Test("a layout-3 file opens as layout 5: the ledger moves to site numbers, an origin it alone names gets one, the registers keep their columns")
+    @Test("a layout-3 file opens as layout 6: the ledger moves to site numbers, an origin it alone names gets one, the registers keep their columns")
     func migratesLayout3Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 3, into: dir)
@@ -228,7 +228,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-29T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(5))
+        #expect(try r.meta("log_layout") == .integer(6))
         #expect(try self.ledger(r) == ledger)
         #expect(try query(path, "SELECT count(*) FROM kmk_site WHERE replica = '\(stranger)'") == ["1"])
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout3%' OR name = 'kmk_ledger_time'") == ["0"])
@@ -254,7 +254,7 @@ struct LayoutMigrationTests {
         r.close()
     }
 
-    @Test("a layout-4 file opens as layout 5: each register moves into its record's row as it was, the sqlite3 shell's pending edits are clocked, and capture, push and the ledger carry on")
+    @Test("a layout-4 file opens as layout 6: each register moves into its record's row as it was, the sqlite3 shell's pending edits are clocked, and capture, push and the ledger carry on")
     func migratesLayout4Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 4, into: dir)
@@ -272,7 +272,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-30T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(5))
+        #expect(try r.meta("log_layout") == .integer(6))
         // Every record that was not pending has the registers it had; the pending ones were
         // clocked when the file was opened (the log below checks them).
         let rows = try Self.registerRows(path)
@@ -306,6 +306,78 @@ struct LayoutMigrationTests {
         r.close()
     }
 
+    @Test("a layout-5 file opens as layout 6: the ledger keeps every entry and its number in its new table, registers and pending edits are kept, and new conflicts are numbered after the old")
+    func migratesLayout5Fixture() throws {
+        let dir = try TempDir()
+        let (path, fixtures) = try copyFixture(layout: 5, into: dir)
+        let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+        let pendingIDs = Set(try query(path, "SELECT id FROM venue WHERE seq IS NULL UNION ALL SELECT id FROM kmk_venue_gone WHERE seq IS NULL"))
+        let pending = try rowRegisters(path) { "q\($0) = -1" }
+        let unpushed = try rowRegisters(path) { "(q\($0) = -1 OR CASE WHEN h\($0) IS NULL THEN q\($0) ELSE coalesce(q\($0), seq) END > \(pushed))" }
+        let rowsBefore = try Self.registerRows(path)
+        let ledger = try query(path, "SELECT * FROM kmk_ledger ORDER BY n")
+        let listed = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: fixtures.appendingPathComponent("0484-layout5.conflicts.jsonl"))) as? [[String: Any]])
+        #expect(pendingIDs.count == 4 && pending.count > 4 && unpushed.count > pending.count && ledger.count == 5 && listed.count == 5,
+                "the fixture covers these cases")
+        func settled(_ rows: [String]) -> [String] {
+            rows.filter { !pendingIDs.contains(String($0.split(separator: "|", omittingEmptySubsequences: false)[1])) }
+        }
+
+        let clock = ManualClock("2026-12-07T08:00:00Z")
+        var r = try Replica.open(at: path, now: clock.clock)
+        #expect(try r.meta("log_layout") == .integer(6))
+        try expectCurrentSchema(path, in: dir)
+        #expect(try query(path, "SELECT * FROM kmk_ledger ORDER BY n") == ledger)
+        #expect(try r.meta("ledger.n") == .integer(5))
+        // The listing is the old build's, in its order.
+        let entries = try r.conflicts(since: nil)
+        #expect(entries.map { "\($0.entity)|\($0.id)|\($0.field)|\($0.winner.clock)|\($0.loser.clock)|\($0.loser.origin)" }
+            == listed.map { e in
+                let w = e["winner"] as? [String: Any], l = e["loser"] as? [String: Any]
+                return "\(e["entity"]!)|\(e["id"]!)|\(e["field"]!)|\(w?["clock"] ?? "")|\(l?["clock"] ?? "")|"
+                    + "\((l?["origin"] as? String).map { $0 == "this replica" ? r.replicaID : $0 } ?? "")"
+            })
+        let rows = try Self.registerRows(path)
+        #expect(rows.count == rowsBefore.count)
+        #expect(settled(rows) == settled(rowsBefore))
+        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout5.export-local.json"), encoding: .utf8)
+        #expect(try r.export(includeLocal: true).encoded() == export)
+        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout5.log.jsonl"), pending: pending, openedAt: clock)
+        try expectNextPush(of: r, is: unpushed)
+
+        // A new conflict is entry 6, listed last; the same conflict again adds nothing.
+        let venue = try #require(try r.records("venue").first).id
+        try r.update("venue", id: venue, fields: ["staff_count": .integer(4343)])
+        let stranger = "99999999-0000-4000-8000-000000000000"
+        let lost = Change(entity: "venue", id: venue, field: "staff_count", value: .integer(5),
+                          clock: HLC(millis: clock.millis - 86_400_000, counter: 0), origin: stranger, municipality: "0484")
+        #expect(try r.apply([lost]).conflicts.count == 1)
+        #expect(try r.apply([lost]).conflicts.isEmpty)
+        #expect(try query(path, "SELECT n, pk, field, lose_val FROM kmk_ledger WHERE n > 5") == ["6|\(venue)|staff_count|5"])
+        #expect(try r.meta("ledger.n") == .integer(6))
+        #expect(try r.conflicts(since: nil).last.map { "\($0.id)|\($0.field)|\($0.loser.value)" } == "\(venue)|staff_count|5")
+        r.close()
+        r = try Replica.open(at: path, now: clock.clock)
+        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+        r.close()
+    }
+
+    /// `entity|id|field` of every register of a file of layout 5 or 6 that meets `condition`
+    /// (given the register number, on the stored register columns of the records' own rows).
+    func rowRegisters(_ path: String, _ condition: (Int) -> String) throws -> Set<String> {
+        var out: Set<String> = []
+        for e in Schema.current.entities {
+            let registers = [(0, Change.lifecycleField)] + e.syncedFields.map { ($0.number, $0.name) }
+            let sql = registers.flatMap { n, name in
+                [e.name, "kmk_\(e.name)_gone"].map { "SELECT '\(e.name)|' || id || '|\(name)' FROM \($0) WHERE \(condition(n))" }
+            }.joined(separator: " UNION ALL ")
+            out.formUnion(try query(path, sql))
+        }
+        return out
+    }
+
     /// A copy of `Fixtures/layoutN/0484-layoutN.kmk` in `dir`, checked to be of that layout; returns
     /// its path and the fixture's folder (with the old build's listings).
     func copyFixture(layout: Int, into dir: TempDir) throws -> (path: String, fixtures: URL) {
@@ -337,7 +409,7 @@ struct LayoutMigrationTests {
         }
     }
 
-    /// The same rows of a layout-5 file, read from the records' own rows in the entity's table and
+    /// The same rows of a file of layout 5 or 6, read from the records' own rows in the entity's table and
     /// in `kmk_<entity>_gone` (the columns and their encoding are layout 4's).
     static func registerRows(_ path: String) throws -> [String] {
         try Schema.current.entities.flatMap { e in
@@ -361,6 +433,8 @@ struct LayoutMigrationTests {
         #expect(try query(path, objects) == query(fresh, objects))
         let triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
         #expect(try query(path, triggers) == query(fresh, triggers))
+        let ledger = "SELECT sql FROM sqlite_master WHERE name = 'kmk_ledger'"
+        #expect(try query(path, ledger) == query(fresh, ledger))
         for e in Schema.current.entities {
             let columns = "SELECT name, type, \"notnull\", iif(name = 'id', NULL, dflt_value), pk FROM pragma_table_info('\(e.name)')"
             #expect(try query(path, columns) == query(fresh, columns), "\(e.name)")
