@@ -38,6 +38,12 @@ struct ApplyBatch {
         var registers: [Stored]
         /// The rowid of a live record's row in the entity's table; nil for a row of `gone`.
         var liveRowid: Int64?
+        /// The registers read (bit i: position i in ``LogTable/registers``), all of them unless
+        /// the row was read narrowly (``LogTable/selectNarrow(_:)``): a settled live row, whose
+        /// other registers' columns stay as they are when the record is written.
+        var known: UInt64 = .max
+
+        func knows(_ i: Int) -> Bool { known == .max || (i < 64 && known & (1 << UInt64(i)) != 0) }
 
         /// Register `i` (its position in ``LogTable/registers``) decoded, nil when it was never
         /// written: the rules of ``LogTable/clockOf(_:_:)``, ``LogTable/baseOf(_:_:)`` and
@@ -135,9 +141,12 @@ struct ApplyBatch {
     var records: [Touched] = []
     private var updates: [UpdateKey: Statement] = [:]
     private var statements: [Int: Statements] = [:]
+    /// The push mark: a narrow read (``LogTable/selectNarrow(_:)``) needs it for `settled`.
+    private let pushed: Int64
 
-    init(_ db: Database) {
+    init(_ db: Database, pushed: Int64) {
         self.db = db
+        self.pushed = pushed
     }
 
     /// The entity of the record at `r` in ``records``.
@@ -211,28 +220,60 @@ struct ApplyBatch {
             let t = tables[tbl]
             let st = try statements(t)
             guard try st.any.first([], { _ in true }) ?? false else { continue }
-            var from = 0
-            while from < positions.count {
-                let part = positions[from..<min(from + Self.idsPerRead, positions.count)]
-                from = part.endIndex
-                let json = LogTable.idArray(part.map { records[$0].id })
-                // Rows usually come in the array's order, missing ids left out: each is first
-                // compared with the next few ids asked for, and looked up only when none matches.
-                var next = part.startIndex
-                try st.selectIn.each(binding: { $0.bind(json, at: 1) }) { row in
-                    guard let id = row.text(0) else { return }
-                    var found: Int?
-                    for k in next..<min(next + 4, part.endIndex) where records[part[k]].id == id {
-                        found = part[k]
-                        next = k + 1
-                        break
-                    }
-                    guard let r = found ?? index[Key(tbl: tbl, id: id)] else { return }
-                    Self.read(row, t, into: &records[r], replica: replica)
+            var full = positions
+            // The registers the records name (with the lifecycle), when that is fewer than all:
+            // the live rows are read with those alone, and a record that needs all, is not
+            // alive, is not settled or was not found is read whole after.
+            var named: UInt64 = 1
+            for r in positions where !records[r].needsAll { named |= records[r].named }
+            let narrow = t.registers.count <= 64 ? t.registers.indices.filter { named & (1 << UInt64(t.registers[$0])) != 0 } : []
+            if !narrow.isEmpty, narrow.count < t.registers.count {
+                let select = try db.cached(t.selectNarrow(narrow))
+                let candidates = positions.filter { !records[$0].needsAll }
+                var done = Set<Int>()
+                try Self.read(candidates, ids: candidates.map { records[$0].id }, tbl, index, select, pushed: pushed) { row, r in
+                    guard row.int64(1) % 2 == 1, row.int64(4) == 1 else { return }
+                    Self.read(narrow: row, narrow, t, into: &records[r], replica: replica)
+                    done.insert(r)
                 }
+                full = positions.filter { !done.contains($0) }
+            }
+            try Self.read(full, ids: full.map { records[$0].id }, tbl, index, st.selectIn, pushed: nil) { row, r in
+                Self.read(row, t, into: &records[r], replica: replica)
             }
         }
         return at
+    }
+
+    /// Runs `select` over the `ids` of the records at `positions` (of entity `tbl`, found in
+    /// `index`), up to ``idsPerRead`` at a time as a JSON array in ?1 (and the push mark in ?2
+    /// when given), and hands each row with its record's position to `body`. (Static, so that
+    /// `body` may change the batch's records.)
+    private static func read(_ positions: [Int], ids: [String], _ tbl: Int, _ index: [Key: Int], _ select: Statement, pushed: Int64?,
+                             _ body: (Statement, Int) throws -> Void) throws {
+        var from = 0
+        while from < positions.count {
+            let part = from..<min(from + idsPerRead, positions.count)
+            from = part.endIndex
+            let json = LogTable.idArray(ids[part])
+            // Rows usually come in the array's order, missing ids left out: each is first
+            // compared with the next few ids asked for, and looked up only when none matches.
+            var next = part.startIndex
+            try select.each(binding: { s in
+                s.bind(json, at: 1)
+                if let pushed { s.bind(pushed, at: 2) }
+            }) { row in
+                guard let id = row.text(0) else { return }
+                var found: Int?
+                for k in next..<min(next + 4, part.endIndex) where ids[k] == id {
+                    found = positions[k]
+                    next = k + 1
+                    break
+                }
+                guard let r = found ?? index[Key(tbl: tbl, id: id)] else { return }
+                try body(row, r)
+            }
+        }
     }
 
     /// Notes that a change names register `n` of a record (``Touched/named``).
@@ -260,6 +301,36 @@ struct ApplyBatch {
             guard let d = stored.decoded(i) else { continue }
             record.registers[n] = RegisterState(value: n == 0 ? .integer(stored.cl) : row.value(t.valueColumn(i - 1)),
                                                 clock: HLC(int64: d.h ?? 0), origin: replica.siteID(d.s), base: HLC(int64: d.b))
+        }
+        record.row = stored
+        record.wasAlive = record.alive
+    }
+
+    /// Fills a live, settled record's registers from its row of ``LogTable/selectNarrow(_:)``:
+    /// the stored columns and the state of the registers at `positions` (the lifecycle and those
+    /// the batch names); the others are not read (``StoredRow/known``).
+    private static func read(narrow row: Statement, _ positions: [Int], _ t: LogTable, into record: inout Touched, replica: Replica) {
+        // id, cl, seq, t, settled; four columns per register; the fields' values; the rowid.
+        var value = Int32(5 + 4 * positions.count)
+        let rowid = value + Int32(positions.filter { $0 > 0 }.count)
+        var stored = StoredRow(cl: row.int64(1), seq: row.optionalInt64(2), t: row.optionalInt64(3),
+                               registers: Array(repeating: Stored(h: nil, s: 0, b: nil, q: nil), count: t.registers.count),
+                               liveRowid: row.optionalInt64(rowid))
+        stored.known = 0
+        for (k, i) in positions.enumerated() {
+            let c = Int32(5 + 4 * k)
+            stored.registers[i] = Stored(h: row.optionalInt64(c), s: row.int64(c + 1), b: row.optionalInt64(c + 2), q: row.optionalInt64(c + 3))
+            stored.known |= 1 << UInt64(i)
+            let n = t.registers[i]
+            let v: Value
+            if n == 0 {
+                v = .integer(stored.cl)
+            } else {
+                v = row.value(value)
+                value += 1
+            }
+            guard let d = stored.decoded(i) else { continue }
+            record.registers[n] = RegisterState(value: v, clock: HLC(int64: d.h ?? 0), origin: replica.siteID(d.s), base: HLC(int64: d.b))
         }
         record.row = stored
         record.wasAlive = record.alive
@@ -340,6 +411,8 @@ struct ApplyBatch {
         for (i, n) in t.registers.enumerated() {
             if r.written[n], let state = r.registers[n] {
                 decoded.append(Decoded(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq))
+            } else if let row = r.row, !row.knows(i) {
+                decoded.append(nil)
             } else if var old = r.row?.decoded(i) {
                 if old.q > pushed { old.q = seq }
                 if old.q < 0 { pending = true }
@@ -352,7 +425,12 @@ struct ApplyBatch {
             ?? decoded.lazy.compactMap { $0.flatMap { $0.b == 0 ? nil : $0.b } }.first
         var registers: [Stored] = []
         registers.reserveCapacity(decoded.count)
-        for register in decoded {
+        for (i, register) in decoded.enumerated() {
+            // A register not read keeps its columns (a settled row's, ``StoredRow/known``).
+            if let row = r.row, !row.knows(i) {
+                registers.append(row.registers[i])
+                continue
+            }
             guard let d = register, let reference else {
                 // Never written (or, with no reference, pending with no clock and no base).
                 registers.append(Stored(h: nil, s: register?.s ?? 0, b: nil, q: register?.q))

@@ -72,8 +72,11 @@ extension LogTable {
     /// reference clock, is numbered above the push mark (not pushed since its last change), and
     /// no register stores a number that is pending or above the mark. That is the usual case
     /// between two pushes.
-    var settled: String {
-        "(seq > ?3 AND t IS NOT NULL AND NOT ifnull(" + registers.map { "q\($0) NOT BETWEEN 0 AND ?3" }.joined(separator: " OR ") + ", 0))"
+    var settled: String { settled(mark: "?3") }
+
+    /// ``settled`` with the push mark as the SQL expression `mark`.
+    func settled(mark: String) -> String {
+        "(seq > \(mark) AND t IS NOT NULL AND NOT ifnull(" + registers.map { "q\($0) NOT BETWEEN 0 AND \(mark)" }.joined(separator: " OR ") + ", 0))"
     }
 
     /// Record ids as a JSON array, for statements that take a set of ids through `json_each`.

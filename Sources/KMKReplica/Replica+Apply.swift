@@ -63,7 +63,8 @@ extension Replica {
             db.setTriggersEnabled(false)
             defer { db.setTriggersEnabled(true) }
             var result = ApplyResult()
-            var batch = ApplyBatch(db)
+            let pushed = try meta("push.seq").integer ?? 0
+            var batch = ApplyBatch(db, pushed: pushed)
             // Every record the batch touches is read first, one query per entity; `at` holds
             // each change's record.
             let at = try batch.load(changes, registers: registers, table: { logTable(schema.entity($0)!) }, replica: self)
@@ -91,7 +92,7 @@ extension Replica {
             }
             // Each touched record's row, with its register columns, is written once, from its registers
             // as they ended; each record written gets one new sequence number.
-            lastSeq = try batch.writeRows(lastSeq: lastSeq, pushed: try meta("push.seq").integer ?? 0, site: siteNumber)
+            lastSeq = try batch.writeRows(lastSeq: lastSeq, pushed: pushed, site: siteNumber)
             for (origin, clock) in seen { try noteSeen(origin: origin, clock: clock) }
             if ledger.last != ledgerBefore { try setMeta("ledger.n", .integer(ledger.last)) }
             try saveSeq(lastSeq)

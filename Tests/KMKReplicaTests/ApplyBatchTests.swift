@@ -26,6 +26,67 @@ struct ApplyBatchTests {
                            now: clock.clock)
     }
 
+    /// The sequence number of each register of venue `id` in the change log, by field.
+    func numbers(_ r: Replica, _ id: String) throws -> [String: Int64?] {
+        Dictionary(uniqueKeysWithValues: try r.log(limit: 10_000).filter { $0.change.id == id }.map { ($0.change.field, $0.seq) })
+    }
+
+    /// A batch of field writes reads only the registers it names (with the lifecycle) when a live
+    /// record is settled (SPEC.md §4), and the whole row otherwise; either way the record ends as
+    /// if every register had been read.
+    @Test("a pulled field write: a settled record's other registers take its new number, a pushed record's keep theirs, and another program's pending edit stays pending until clocked")
+    func fieldWritesKeepTheRest() throws {
+        let dir = try TempDir()
+        let clock = ManualClock()
+        let r = try replica(in: dir, clock)
+        let pushed = try r.insert("venue", fields: ["name": .text("Pushad"), "membership": .text("member"), "staff_count": .integer(3)])
+        let batch = try #require(try r.nextPushBatch(maxCount: 100, maxBytes: 1_000_000))
+        try r.acknowledgePush(batch: batch.batch.batch, upTo: batch.upTo, hubID: "hub")
+        clock.advance(seconds: 1)
+        let createdAt = clock.millis
+        let settled = try r.insert("venue", fields: ["name": .text("Ny"), "membership": .text("member"), "staff_count": .integer(4)])
+        let pending = try r.insert("venue", fields: ["name": .text("Skal"), "membership": .text("member"), "staff_count": .integer(5)])
+        let before = (pushed: try numbers(r, pushed), settled: try numbers(r, settled))
+        #expect(before.pushed.count == 4 && before.settled.count == 4)
+        // Another program edits one venue's address: the row is pending (no number) until clocked.
+        let shell = try sqlite3Shell(dir.path("r.kmk"), "UPDATE venue SET address = 'Skalgatan 1' WHERE id = '\(pending)';")
+        #expect(shell.status == 0, "\(shell.stderr)")
+
+        clock.advance(seconds: 1)
+        let ms = clock.millis - 500
+        // Origin one had seen none of the local writes, so each staff count is a conflict that it
+        // wins; an older write of the settled record's name, which had not seen it either, loses.
+        // The ledger names the values read with the registers.
+        let result = try r.apply([pushed, settled, pending].map { change($0, "staff_count", .integer(40), ms: ms, origin: Self.one) }
+            + [change(settled, "name", .text("Gammal"), ms: createdAt - 100, origin: Self.two)])
+        #expect(result.applied == 3)
+        #expect(result.conflicts.map { "\($0.id) \($0.field) \($0.winner.value) \($0.loser.value)" }
+            == ["\(pushed) staff_count 40 3", "\(settled) staff_count 40 4", "\(pending) staff_count 40 5", "\(settled) name Ny Gammal"])
+        let after = (pushed: try numbers(r, pushed), settled: try numbers(r, settled))
+        // The pushed record's written register takes its new number; the others keep theirs.
+        let newPushed = try #require(after.pushed["staff_count"] ?? nil)
+        #expect(newPushed > (before.pushed["staff_count"] ?? nil) ?? 0)
+        #expect(after.pushed.filter { $0.key != "staff_count" } == before.pushed.filter { $0.key != "staff_count" })
+        // The settled record was never pushed: every register carries its new number.
+        let newSettled = try #require(after.settled["staff_count"] ?? nil)
+        #expect(after.settled.values.allSatisfy { $0 == newSettled } && after.settled.count == 4)
+        #expect(try r.record("venue", id: settled)?["staff_count"] == .integer(40))
+        #expect(try r.record("venue", id: settled)?["name"] == .text("Ny"))
+        // To push: the settled record's four registers and the pushed one's written register (the
+        // pending record counts once it is clocked).
+        #expect(try r.pendingOutgoing() == 4 + 1)
+        // The pending edit is still pending, and is clocked with this replica as its origin when
+        // the file is next opened.
+        #expect(try r.log(limit: 10_000).contains { $0.change.id == pending && $0.change.field == "address" && $0.seq == nil })
+        r.close()
+        let again = try Replica.open(at: dir.path("r.kmk"), now: clock.clock)
+        defer { again.close() }
+        let address = try #require(try again.log(limit: 10_000).first { $0.change.id == pending && $0.change.field == "address" })
+        #expect(address.seq != nil && address.change.value == .text("Skalgatan 1") && address.change.origin == again.replicaID)
+        #expect(try again.record("venue", id: pending)?["staff_count"] == .integer(40))
+        #expect(try again.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+    }
+
     /// Apply reads the registers of a batch's records with one query per entity and up to 10,000
     /// ids (a JSON array). A known record it failed to find would look new: its remote write
     /// would win without a ledger entry and its row would not be updated.
