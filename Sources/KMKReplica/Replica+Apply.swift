@@ -68,7 +68,7 @@ extension Replica {
             // Every record the batch touches is read first, one query per entity; `at` holds
             // each change's record.
             let at = try batch.load(changes, registers: registers, table: { logTable(schema.entity($0)!) }, replica: self)
-            var ledger = LedgerWriter(statement: try db.cached(Replica.insertLedgerEntry), last: try meta("ledger.n").integer ?? 0)
+            var ledger = try LedgerWriter(db, last: try meta("ledger.n").integer ?? 0)
             let ledgerBefore = ledger.last
             // The version vector and the sequence counter are written once per batch, not per change.
             var seen: [String: HLC] = [:]
@@ -90,6 +90,7 @@ extension Replica {
                 seen[c.origin] = c.clock
                 lastSeen = (c.origin, c.clock)
             }
+            try ledger.flush(stored: &result.conflicts)
             // Each touched record's row, with its register columns, is written once, from its registers
             // as they ended; each record written gets one new sequence number.
             lastSeq = try batch.writeRows(lastSeq: lastSeq, pushed: pushed, site: siteNumber)
@@ -183,41 +184,11 @@ extension Replica {
         }
     }
 
-    /// Inserts a merge ledger entry numbered ?12, unless one with its key is there (SPEC.md §8).
-    static let insertLedgerEntry = """
-        INSERT OR IGNORE INTO kmk_ledger (entity, pk, field, delete_won, win_val, win_hlc, win_site, lose_val, lose_hlc,
-        lose_site, resolved_at, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
-
-    /// The ledger's insert statement and the number of the last entry (`kmk_meta.ledger.n`), which
-    /// a batch reads once and saves once.
-    struct LedgerWriter {
-        let statement: Statement
-        var last: Int64
-    }
-
+    /// Adds a merge ledger entry (written in groups, ``LedgerWriter``); the entries stored,
+    /// those whose key was not there yet, join `result.conflicts`.
     private func record(_ entry: LedgerEntry, _ ledger: inout LedgerWriter, _ result: inout ApplyResult) throws {
-        let winner = try siteNumber(entry.winner.origin)
-        let loser = try siteNumber(entry.loser.origin)
-        let n = ledger.last + 1
-        try ledger.statement.run { st in
-            st.bind(entry.entity, at: 1)
-            st.bind(entry.id, at: 2)
-            st.bind(entry.field, at: 3)
-            st.bind(Int64(entry.deleteWon ? 1 : 0), at: 4)
-            st.bind(entry.winner.value, at: 5)
-            st.bind(entry.winner.clock.int64, at: 6)
-            st.bind(winner, at: 7)
-            st.bind(entry.loser.value, at: 8)
-            st.bind(entry.loser.clock.int64, at: 9)
-            st.bind(loser, at: 10)
-            st.bind(entry.resolvedAt.int64, at: 11)
-            st.bind(n, at: 12)
-        }
-        if db.changes > 0 {
-            ledger.last = n
-            result.conflicts.append(entry)
-        }
+        try ledger.add(entry, winner: try siteNumber(entry.winner.origin), loser: try siteNumber(entry.loser.origin),
+                       stored: &result.conflicts)
     }
 
     /// The site number of a replica id, adding it when new.

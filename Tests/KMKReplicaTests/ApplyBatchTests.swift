@@ -87,6 +87,32 @@ struct ApplyBatchTests {
         #expect(try again.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
     }
 
+    /// Ledger entries are written in groups of several rows per statement (``LedgerWriter``): the
+    /// entries whose key is already there must be told apart from the new ones in the same group.
+    @Test("ledger entries written in groups: a batch mixing conflicts already recorded with new ones stores and reports only the new, numbered in order")
+    func ledgerGroups() throws {
+        let dir = try TempDir()
+        let clock = ManualClock()
+        let r = try replica(in: dir, clock)
+        let old = clock.millis - 60_000
+        let ids = try (0..<40).map { k in try r.insert("venue", fields: ["name": .text("Lokal \(k)"), "membership": .text("member")]) }
+        // Older names from origin one, which had not seen the local ones: each conflicts and loses.
+        func name(_ k: Int) -> Change { change(ids[k], "name", .text("Fjärran \(k)"), ms: old + UInt64(k), origin: Self.one) }
+        let first = try r.apply(stride(from: 0, to: 40, by: 3).map(name))
+        #expect(first.conflicts.map(\.id) == stride(from: 0, to: 40, by: 3).map { ids[$0] })
+        clock.advance(seconds: 1)
+        let second = try r.apply((0..<40).map(name))
+        let fresh = (0..<40).filter { $0 % 3 != 0 }.map { ids[$0] }
+        #expect(second.conflicts.map(\.id) == fresh, "only the conflicts not yet recorded, in the batch's order")
+        #expect(second.conflicts.allSatisfy { $0.loser.origin == Self.one && $0.winner.origin == r.replicaID })
+        #expect(try r.apply((0..<40).map(name)).conflicts.isEmpty)
+        let numbers = try sqlite3Shell(dir.path("r.kmk"), "SELECT n FROM kmk_ledger ORDER BY n;").stdout.split(separator: "\n").compactMap { Int64($0) }
+        #expect(numbers.count == 40 && Set(numbers).count == 40)
+        #expect(try r.meta("ledger.n") == .integer(numbers.max() ?? -1))
+        // The listing: the first batch's entries, then the second's, each in the order resolved.
+        #expect(try r.conflicts(since: nil).map(\.id) == stride(from: 0, to: 40, by: 3).map { ids[$0] } + fresh)
+    }
+
     /// Apply reads the registers of a batch's records with one query per entity and up to 10,000
     /// ids (a JSON array). A known record it failed to find would look new: its remote write
     /// would win without a ledger entry and its row would not be updated.
