@@ -2,9 +2,13 @@ import KMKModel
 import KMKSync
 
 /// Writes the merge ledger entries (SPEC.md §8) of one batch being applied, in groups: one
-/// multi-row `INSERT OR IGNORE` per ``groupSize`` entries instead of one statement per entry. Entries are numbered in
-/// the order they are added, each above every entry stored before it; an entry whose key is
-/// already there (a conflict resolved twice) is not stored, and its number is not used.
+/// multi-row `INSERT OR IGNORE` per ``groupSize`` entries instead of one statement per entry.
+/// Entries are numbered in the order they are added, each above every entry stored before it;
+/// an entry whose key is already there (a conflict resolved twice) is not stored, and its number
+/// is not used.
+///
+/// The entries themselves live in the caller's list of stored entries from the moment they are
+/// added (so that each is copied once); a group that stores fewer than all takes the others out.
 struct LedgerWriter {
     /// Entries per statement.
     static let groupSize = 16
@@ -14,7 +18,8 @@ struct LedgerWriter {
     private let group: Statement
     /// The number of the last entry stored (`kmk_meta.ledger.n`).
     private(set) var last: Int64
-    private var waiting: [(entry: LedgerEntry, winner: Int64, loser: Int64)] = []
+    /// The entries not yet written: their positions in the caller's list and their origins' site numbers.
+    private var waiting: [(at: Int, winner: Int64, loser: Int64)] = []
 
     init(_ db: Database, last: Int64) throws {
         self.db = db
@@ -37,14 +42,15 @@ struct LedgerWriter {
         WHERE win_hlc = ?1 AND pk = ?2 AND field = ?3 AND lose_hlc = ?4 AND win_site = ?5 AND lose_site = ?6 AND entity = ?7
         """
 
-    /// Adds an entry, its origins as site numbers; each full group is written, and the entries it
-    /// stored are appended to `stored` in the order they were added.
+    /// Adds an entry, its origins as site numbers, to `stored`, the list of stored entries; each
+    /// full group is written. `stored` must be the same list at every call and at ``flush(stored:)``.
     mutating func add(_ entry: LedgerEntry, winner: Int64, loser: Int64, stored: inout [LedgerEntry]) throws {
-        waiting.append((entry, winner, loser))
+        stored.append(entry)
+        waiting.append((stored.count - 1, winner, loser))
         if waiting.count == Self.groupSize { try flush(stored: &stored) }
     }
 
-    /// Writes the entries added since the last group.
+    /// Writes the entries added since the last group; those whose key was already there leave `stored`.
     mutating func flush(stored: inout [LedgerEntry]) throws {
         guard !waiting.isEmpty else { return }
         let first = last + 1
@@ -52,32 +58,34 @@ struct LedgerWriter {
         try statement.run { st in
             for (k, w) in waiting.enumerated() {
                 let p = Int32(12 * k)
-                st.bind(w.entry.entity, at: p + 1)
-                st.bind(w.entry.id, at: p + 2)
-                st.bind(w.entry.field, at: p + 3)
-                st.bind(Int64(w.entry.deleteWon ? 1 : 0), at: p + 4)
-                st.bind(w.entry.winner.value, at: p + 5)
-                st.bind(w.entry.winner.clock.int64, at: p + 6)
+                st.bind(stored[w.at].entity, at: p + 1)
+                st.bind(stored[w.at].id, at: p + 2)
+                st.bind(stored[w.at].field, at: p + 3)
+                st.bind(Int64(stored[w.at].deleteWon ? 1 : 0), at: p + 4)
+                st.bind(stored[w.at].winner.value, at: p + 5)
+                st.bind(stored[w.at].winner.clock.int64, at: p + 6)
                 st.bind(w.winner, at: p + 7)
-                st.bind(w.entry.loser.value, at: p + 8)
-                st.bind(w.entry.loser.clock.int64, at: p + 9)
+                st.bind(stored[w.at].loser.value, at: p + 8)
+                st.bind(stored[w.at].loser.clock.int64, at: p + 9)
                 st.bind(w.loser, at: p + 10)
-                st.bind(w.entry.resolvedAt.int64, at: p + 11)
+                st.bind(stored[w.at].resolvedAt.int64, at: p + 11)
                 st.bind(first + Int64(k), at: p + 12)
             }
         }
-        // Usually every entry is new; otherwise each one's key tells whether it has its number.
-        let byKey = db.changes == waiting.count ? nil : try db.cached(Self.numberByKey)
-        for (k, w) in waiting.enumerated() {
-            let n = first + Int64(k)
-            if let byKey {
-                let e = w.entry
+        if db.changes == waiting.count {
+            last = first + Int64(waiting.count - 1)
+        } else {
+            // Each entry's key tells whether it has its number; the others go, last first.
+            let byKey = try db.cached(Self.numberByKey)
+            var kept: [Bool] = []
+            for (k, w) in waiting.enumerated() {
+                let e = stored[w.at]
                 let found = try byKey.first([.integer(e.winner.clock.int64), .text(e.id), .text(e.field), .integer(e.loser.clock.int64),
                                              .integer(w.winner), .integer(w.loser), .text(e.entity)]) { $0.int64(0) }
-                guard found == n else { continue }
+                kept.append(found == first + Int64(k))
+                if found == first + Int64(k) { last = first + Int64(k) }
             }
-            stored.append(w.entry)
-            last = n
+            for (k, w) in waiting.enumerated().reversed() where !kept[k] { stored.remove(at: w.at) }
         }
         waiting.removeAll(keepingCapacity: true)
     }
