@@ -182,6 +182,14 @@ struct ApplyBatch {
     mutating func load(_ changes: [Change], registers: [Int], table: (String) -> LogTable, replica: Replica) throws -> [Int] {
         var at: [Int] = []
         at.reserveCapacity(changes.count)
+        // Room for a record per run of changes to one record (at least as many as there are
+        // records), so that the index is not rehashed as it grows.
+        var runs = 0
+        for k in changes.indices where k == 0 || changes[k].id != changes[k - 1].id || changes[k].entity != changes[k - 1].entity {
+            runs += 1
+        }
+        index.reserveCapacity(runs)
+        records.reserveCapacity(runs)
         var unread: [Int: [Int]] = [:]
         var last: (entity: String, tbl: Int, r: Int)?
         for (k, c) in changes.enumerated() {
@@ -230,13 +238,13 @@ struct ApplyBatch {
             if !narrow.isEmpty, narrow.count < t.registers.count {
                 let select = try db.cached(t.selectNarrow(narrow))
                 let candidates = positions.filter { !records[$0].needsAll }
-                var done = Set<Int>()
+                var done = [Bool](repeating: false, count: records.count)
                 try Self.read(candidates, ids: candidates.map { records[$0].id }, tbl, index, select, pushed: pushed) { row, r in
                     guard row.int64(1) % 2 == 1, row.int64(4) == 1 else { return }
                     Self.read(narrow: row, narrow, t, into: &records[r], replica: replica)
-                    done.insert(r)
+                    done[r] = true
                 }
-                full = positions.filter { !done.contains($0) }
+                full = positions.filter { !done[$0] }
             }
             try Self.read(full, ids: full.map { records[$0].id }, tbl, index, st.selectIn, pushed: nil) { row, r in
                 Self.read(row, t, into: &records[r], replica: replica)
