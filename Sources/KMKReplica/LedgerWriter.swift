@@ -20,6 +20,9 @@ struct LedgerWriter {
     private(set) var last: Int64
     /// The entries not yet written: their positions in the caller's list and their origins' site numbers.
     private var waiting: [(at: Int, winner: Int64, loser: Int64)] = []
+    /// The last winner's and loser's site numbers (a batch's conflicts usually name the same two origins).
+    private var winners = ApplyBatch.SiteCache()
+    private var losers = ApplyBatch.SiteCache()
 
     init(_ db: Database, last: Int64) throws {
         self.db = db
@@ -42,9 +45,12 @@ struct LedgerWriter {
         WHERE win_hlc = ?1 AND pk = ?2 AND field = ?3 AND lose_hlc = ?4 AND win_site = ?5 AND lose_site = ?6 AND entity = ?7
         """
 
-    /// Adds an entry, its origins as site numbers, to `stored`, the list of stored entries; each
-    /// full group is written. `stored` must be the same list at every call and at ``flush(stored:)``.
-    mutating func add(_ entry: LedgerEntry, winner: Int64, loser: Int64, stored: inout [LedgerEntry]) throws {
+    /// Adds an entry to `stored`, the list of stored entries, its origins as site numbers (`site`
+    /// gives one); each full group is written. `stored` must be the same list at every call and
+    /// at ``flush(stored:)``.
+    mutating func add(_ entry: LedgerEntry, site: (String) throws -> Int64, stored: inout [LedgerEntry]) throws {
+        let winner = try winners.number(entry.winner.origin, site)
+        let loser = try losers.number(entry.loser.origin, site)
         stored.append(entry)
         waiting.append((stored.count - 1, winner, loser))
         if waiting.count == Self.groupSize { try flush(stored: &stored) }

@@ -187,8 +187,7 @@ extension Replica {
     /// Adds a merge ledger entry (written in groups, ``LedgerWriter``); the entries stored,
     /// those whose key was not there yet, join `result.conflicts`.
     private func record(_ entry: LedgerEntry, _ ledger: inout LedgerWriter, _ result: inout ApplyResult) throws {
-        try ledger.add(entry, winner: try siteNumber(entry.winner.origin), loser: try siteNumber(entry.loser.origin),
-                       stored: &result.conflicts)
+        try ledger.add(entry, site: siteNumber, stored: &result.conflicts)
     }
 
     /// The site number of a replica id, adding it when new.
