@@ -165,7 +165,7 @@ struct InitKillTests {
             let export = try cli.run("export", "--include-local", "--replica", name)
             #expect(export.status == 0, "seed \(Self.seed), run \(i): \(export.stderr)")
             #expect(export.stdout == expected, "seed \(Self.seed), run \(i): the records differ from the layout-2 build's export")
-            #expect(try layout(name) == "5")
+            #expect(try layout(name) == "6")
             try Self.expectClocks(of: cli.run("log", "--json", "--limit", "100000", "--replica", name).stdout,
                                   as: Self.layout2.appendingPathComponent("0484-layout2.log.jsonl"), "seed \(Self.seed), run \(i)")
             // The ledger as the layout-3 build listed the same entries (Fixtures/layout3/README.md).
