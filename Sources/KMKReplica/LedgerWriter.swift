@@ -20,6 +20,10 @@ struct LedgerWriter {
     private(set) var last: Int64
     /// The entries not yet written: their positions in the caller's list and their origins' site numbers.
     private var waiting: [(at: Int, winner: Int64, loser: Int64)] = []
+    /// The texts of the group being written, bound without SQLite copying them (one buffer
+    /// instead of a copy per text), and where each parameter's text is in it.
+    private var texts: [UInt8] = []
+    private var spans: [(parameter: Int32, start: Int, count: Int)] = []
     /// The last winner's and loser's site numbers (a batch's conflicts usually name the same two origins).
     private var winners = ApplyBatch.SiteCache()
     private var losers = ApplyBatch.SiteCache()
@@ -61,22 +65,41 @@ struct LedgerWriter {
         guard !waiting.isEmpty else { return }
         let first = last + 1
         let statement = waiting.count == Self.groupSize ? group : try db.prepare(Self.insert(rows: waiting.count))
-        try statement.run { st in
-            for (k, w) in waiting.enumerated() {
-                let p = Int32(12 * k)
-                st.bind(stored[w.at].entity, at: p + 1)
-                st.bind(stored[w.at].id, at: p + 2)
-                st.bind(stored[w.at].field, at: p + 3)
-                st.bind(Int64(stored[w.at].deleteWon ? 1 : 0), at: p + 4)
-                st.bind(stored[w.at].winner.value, at: p + 5)
-                st.bind(stored[w.at].winner.clock.int64, at: p + 6)
-                st.bind(w.winner, at: p + 7)
-                st.bind(stored[w.at].loser.value, at: p + 8)
-                st.bind(stored[w.at].loser.clock.int64, at: p + 9)
-                st.bind(w.loser, at: p + 10)
-                st.bind(stored[w.at].resolvedAt.int64, at: p + 11)
-                st.bind(first + Int64(k), at: p + 12)
+        texts.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
+        func text(_ s: String, _ parameter: Int32) {
+            let start = texts.count
+            texts.append(contentsOf: s.utf8)
+            spans.append((parameter, start, texts.count - start))
+        }
+        for (k, w) in waiting.enumerated() {
+            let p = Int32(12 * k)
+            text(stored[w.at].entity, p + 1)
+            text(stored[w.at].id, p + 2)
+            text(stored[w.at].field, p + 3)
+            if case .text(let s) = stored[w.at].winner.value { text(s, p + 5) }
+            if case .text(let s) = stored[w.at].loser.value { text(s, p + 8) }
+        }
+        texts.append(0)
+        try texts.withUnsafeBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            try statement.run { st in
+                for span in spans { st.bind(unsafeText: base + span.start, count: span.count, at: span.parameter) }
+                for (k, w) in waiting.enumerated() {
+                    let p = Int32(12 * k)
+                    st.bind(Int64(stored[w.at].deleteWon ? 1 : 0), at: p + 4)
+                    if case .text = stored[w.at].winner.value {} else { st.bind(stored[w.at].winner.value, at: p + 5) }
+                    st.bind(stored[w.at].winner.clock.int64, at: p + 6)
+                    st.bind(w.winner, at: p + 7)
+                    if case .text = stored[w.at].loser.value {} else { st.bind(stored[w.at].loser.value, at: p + 8) }
+                    st.bind(stored[w.at].loser.clock.int64, at: p + 9)
+                    st.bind(w.loser, at: p + 10)
+                    st.bind(stored[w.at].resolvedAt.int64, at: p + 11)
+                    st.bind(first + Int64(k), at: p + 12)
+                }
             }
+            // The texts' bindings go before the buffer can change.
+            statement.reset()
         }
         if db.changes == waiting.count {
             last = first + Int64(waiting.count - 1)

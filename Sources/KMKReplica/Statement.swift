@@ -42,6 +42,12 @@ final class Statement {
     }
 
     func bind(_ i: Int64, at index: Int32) { sqlite3_bind_int64(handle, index, i) }
+
+    /// Binds `count` bytes of UTF-8 text at `bytes` without SQLite copying them: they must stay
+    /// valid and unchanged until the statement is reset with ``reset()`` (which clears bindings).
+    func bind(unsafeText bytes: UnsafePointer<UInt8>, count: Int, at index: Int32) {
+        bytes.withMemoryRebound(to: CChar.self, capacity: count) { sqlite3_bind_text(handle, index, $0, Int32(count), nil) }
+    }
     func bind(_ s: String, at index: Int32) { sqlite3_bind_text(handle, index, s, -1, kmk_sqlite_transient()) }
 
     /// Advances to the next row; false when done.
