@@ -82,6 +82,8 @@ struct LedgerWriter {
         }
         texts.append(0)
         try texts.withUnsafeBufferPointer { buffer in
+            // The texts' bindings go before the buffer can change, whether the insert ran or threw.
+            defer { statement.reset() }
             let base = buffer.baseAddress!
             try statement.run { st in
                 for span in spans { st.bind(unsafeText: base + span.start, count: span.count, at: span.parameter) }
@@ -98,8 +100,6 @@ struct LedgerWriter {
                     st.bind(first + Int64(k), at: p + 12)
                 }
             }
-            // The texts' bindings go before the buffer can change.
-            statement.reset()
         }
         if db.changes == waiting.count {
             last = first + Int64(waiting.count - 1)
