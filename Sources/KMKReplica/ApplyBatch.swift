@@ -174,9 +174,10 @@ struct ApplyBatch {
     static let idsPerRead = 10_000
 
     /// Finds the record of each change, in order, and reads the registers of those this replica
-    /// knows: one query per entity and up to ``idsPerRead`` ids (a JSON array bound to
-    /// ``LogTable/selectStored(_:)``), none when the entity has no record at all (every record is
-    /// then new). A record not found has no registers. Records are kept in the order the changes
+    /// knows: per entity and up to ``idsPerRead`` ids (a JSON array), first the settled live rows
+    /// with only the registers the batch names (``LogTable/selectNarrow(_:)``), then the others
+    /// whole (``LogTable/selectStored(_:)``); none when the entity has no record at all (every
+    /// record is then new). A record not found has no registers. Records are kept in the order the changes
     /// first name them. `registers` holds each change's register number. Returns, for each
     /// change, its record's position in ``records``.
     mutating func load(_ changes: [Change], registers: [Int], table: (String) -> LogTable, replica: Replica) throws -> [Int] {
