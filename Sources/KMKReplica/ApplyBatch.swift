@@ -45,6 +45,12 @@ struct ApplyBatch {
 
         func knows(_ i: Int) -> Bool { known == .max || (i < 64 && known & (1 << UInt64(i)) != 0) }
 
+        /// Register `i`'s state with `value`, nil when it was never written (``decoded(_:)``).
+        func state(_ i: Int, value: Value, replica: Replica) -> RegisterState? {
+            guard let d = decoded(i) else { return nil }
+            return RegisterState(value: value, clock: HLC(int64: d.h ?? 0), origin: replica.siteID(d.s), base: HLC(int64: d.b))
+        }
+
         /// Register `i` (its position in ``LogTable/registers``) decoded, nil when it was never
         /// written: the rules of ``LogTable/clockOf(_:_:)``, ``LogTable/baseOf(_:_:)`` and
         /// ``LogTable/seqOf(_:_:)``.
@@ -300,19 +306,20 @@ struct ApplyBatch {
         var stored = StoredRow(cl: row.int64(1), seq: row.optionalInt64(2), t: row.optionalInt64(LogTable.referenceColumn),
                                registers: [], liveRowid: row.optionalInt64(t.liveRowidColumn))
         stored.registers.reserveCapacity(t.registers.count)
-        for i in t.registers.indices {
-            let c = t.registerColumn(i)
-            stored.registers.append(Stored(h: row.optionalInt64(c), s: row.int64(c + 1), b: row.optionalInt64(c + 2),
-                                           q: row.optionalInt64(c + 3)))
-        }
+        for i in t.registers.indices { stored.registers.append(Self.stored(row, at: t.registerColumn(i))) }
         let all = record.needsAll || stored.cl % 2 == 0
         for (i, n) in t.registers.enumerated() where all || n == 0 || record.named & (1 << UInt64(n)) != 0 {
-            guard let d = stored.decoded(i) else { continue }
-            record.registers[n] = RegisterState(value: n == 0 ? .integer(stored.cl) : row.value(t.valueColumn(i - 1)),
-                                                clock: HLC(int64: d.h ?? 0), origin: replica.siteID(d.s), base: HLC(int64: d.b))
+            guard let state = stored.state(i, value: n == 0 ? .integer(stored.cl) : row.value(t.valueColumn(i - 1)), replica: replica)
+            else { continue }
+            record.registers[n] = state
         }
         record.row = stored
         record.wasAlive = record.alive
+    }
+
+    /// A register's four stored columns (`h, s, b, q`) from column `c` of a row on.
+    private static func stored(_ row: Statement, at c: Int32) -> Stored {
+        Stored(h: row.optionalInt64(c), s: row.int64(c + 1), b: row.optionalInt64(c + 2), q: row.optionalInt64(c + 3))
     }
 
     /// Fills a live, settled record's registers from its row of ``LogTable/selectNarrow(_:)``:
@@ -327,8 +334,7 @@ struct ApplyBatch {
                                liveRowid: row.optionalInt64(rowid))
         stored.known = 0
         for (k, i) in positions.enumerated() {
-            let c = Int32(5 + 4 * k)
-            stored.registers[i] = Stored(h: row.optionalInt64(c), s: row.int64(c + 1), b: row.optionalInt64(c + 2), q: row.optionalInt64(c + 3))
+            stored.registers[i] = Self.stored(row, at: Int32(5 + 4 * k))
             stored.known |= 1 << UInt64(i)
             let n = t.registers[i]
             let v: Value
@@ -338,8 +344,7 @@ struct ApplyBatch {
                 v = row.value(value)
                 value += 1
             }
-            guard let d = stored.decoded(i) else { continue }
-            record.registers[n] = RegisterState(value: v, clock: HLC(int64: d.h ?? 0), origin: replica.siteID(d.s), base: HLC(int64: d.b))
+            if let state = stored.state(i, value: v, replica: replica) { record.registers[n] = state }
         }
         record.row = stored
         record.wasAlive = record.alive
