@@ -109,7 +109,7 @@ struct LayoutMigrationTests {
         let path = dir.path("old.kmk")
         try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent("0484-layout1.kmk").path, toPath: path)
         // What layout 1 holds, read before kmk-sync opens the file.
-        let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+        let pushed = try pushMark(path)
         let unpushed = Set(try query(path, "SELECT tbl, pk, col FROM kmk_clock WHERE seq > \(pushed) OR seq IS NULL").map(key))
         let pending = Set(try query(path, "SELECT tbl, pk, col FROM kmk_clock WHERE seq IS NULL").map(key))
         let ledger = try oldLedger(path)
@@ -157,7 +157,7 @@ struct LayoutMigrationTests {
     func migratesLayout2Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 2, into: dir)
-        let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+        let pushed = try pushMark(path)
         let pending = try clockRowRegisters(path) { "q\($0) = -1" }
         let unpushed = try clockRowRegisters(path) { "(q\($0) = -1 OR q\($0) > \(pushed))" }
         let ledger = try oldLedger(path)
@@ -258,17 +258,14 @@ struct LayoutMigrationTests {
     func migratesLayout4Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 4, into: dir)
-        let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+        let pushed = try pushMark(path)
         let pendingIDs = Set(try query(path, "SELECT id FROM kmk_venue_clock WHERE seq IS NULL"))
         let pending = try clockRowRegisters(path) { "q\($0) = -1" }
-        let unpushed = try clockRowRegisters(path) { "(q\($0) = -1 OR CASE WHEN h\($0) IS NULL THEN q\($0) ELSE coalesce(q\($0), seq) END > \(pushed))" }
+        let unpushed = try clockRowRegisters(path) { Self.unpushed($0, pushed: pushed) }
         let clocks = try Self.layout4ClockRows(path)
         let ledger = try query(path, "SELECT * FROM kmk_ledger ORDER BY n")
         #expect(pendingIDs.count == 4 && pending.count > 4 && unpushed.count > pending.count && ledger.count == 3,
                 "the fixture covers these cases")
-        func settled(_ rows: [String]) -> [String] {
-            rows.filter { !pendingIDs.contains(String($0.split(separator: "|", omittingEmptySubsequences: false)[1])) }
-        }
 
         let clock = ManualClock("2026-11-30T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
@@ -277,7 +274,7 @@ struct LayoutMigrationTests {
         // clocked when the file was opened (the log below checks them).
         let rows = try Self.registerRows(path)
         #expect(rows.count == clocks.count)
-        #expect(settled(rows) == settled(clocks))
+        #expect(Self.settled(rows, except: pendingIDs) == Self.settled(clocks, except: pendingIDs))
         try expectCurrentSchema(path, in: dir)
         #expect(try query(path, "SELECT * FROM kmk_ledger ORDER BY n") == ledger)
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
@@ -310,19 +307,16 @@ struct LayoutMigrationTests {
     func migratesLayout5Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 5, into: dir)
-        let pushed = try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+        let pushed = try pushMark(path)
         let pendingIDs = Set(try query(path, "SELECT id FROM venue WHERE seq IS NULL UNION ALL SELECT id FROM kmk_venue_gone WHERE seq IS NULL"))
         let pending = try rowRegisters(path) { "q\($0) = -1" }
-        let unpushed = try rowRegisters(path) { "(q\($0) = -1 OR CASE WHEN h\($0) IS NULL THEN q\($0) ELSE coalesce(q\($0), seq) END > \(pushed))" }
+        let unpushed = try rowRegisters(path) { Self.unpushed($0, pushed: pushed) }
         let rowsBefore = try Self.registerRows(path)
         let ledger = try query(path, "SELECT * FROM kmk_ledger ORDER BY n")
         let listed = try #require(try JSONSerialization.jsonObject(
             with: Data(contentsOf: fixtures.appendingPathComponent("0484-layout5.conflicts.jsonl"))) as? [[String: Any]])
         #expect(pendingIDs.count == 4 && pending.count > 4 && unpushed.count > pending.count && ledger.count == 5 && listed.count == 5,
                 "the fixture covers these cases")
-        func settled(_ rows: [String]) -> [String] {
-            rows.filter { !pendingIDs.contains(String($0.split(separator: "|", omittingEmptySubsequences: false)[1])) }
-        }
 
         let clock = ManualClock("2026-12-07T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
@@ -340,7 +334,7 @@ struct LayoutMigrationTests {
             })
         let rows = try Self.registerRows(path)
         #expect(rows.count == rowsBefore.count)
-        #expect(settled(rows) == settled(rowsBefore))
+        #expect(Self.settled(rows, except: pendingIDs) == Self.settled(rowsBefore, except: pendingIDs))
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
         let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout5.export-local.json"), encoding: .utf8)
         #expect(try r.export(includeLocal: true).encoded() == export)
@@ -367,15 +361,37 @@ struct LayoutMigrationTests {
     /// `entity|id|field` of every register of a file of layout 5 or 6 that meets `condition`
     /// (given the register number, on the stored register columns of the records' own rows).
     func rowRegisters(_ path: String, _ condition: (Int) -> String) throws -> Set<String> {
+        try registers(path, in: { [$0.name, "kmk_\($0.name)_gone"] }, condition)
+    }
+
+    /// `entity|id|field` of every register that meets `condition` (given the register number, on
+    /// the stored register columns) in each entity's `tables`.
+    func registers(_ path: String, in tables: (EntitySpec) -> [String], _ condition: (Int) -> String) throws -> Set<String> {
         var out: Set<String> = []
         for e in Schema.current.entities {
             let registers = [(0, Change.lifecycleField)] + e.syncedFields.map { ($0.number, $0.name) }
             let sql = registers.flatMap { n, name in
-                [e.name, "kmk_\(e.name)_gone"].map { "SELECT '\(e.name)|' || id || '|\(name)' FROM \($0) WHERE \(condition(n))" }
+                tables(e).map { "SELECT '\(e.name)|' || id || '|\(name)' FROM \($0) WHERE \(condition(n))" }
             }.joined(separator: " UNION ALL ")
             out.formUnion(try query(path, sql))
         }
         return out
+    }
+
+    /// The push mark (`kmk_meta.push.seq`) of a file.
+    func pushMark(_ path: String) throws -> Int64 {
+        try #require(Int64(try query(path, "SELECT value FROM kmk_meta WHERE key = 'push.seq'").first ?? ""))
+    }
+
+    /// The condition on register `n`'s compact columns (layouts 3 to 6) for a change not pushed
+    /// past `pushed`: pending, or numbered above it.
+    static func unpushed(_ n: Int, pushed: Int64) -> String {
+        "(q\(n) = -1 OR CASE WHEN h\(n) IS NULL THEN q\(n) ELSE coalesce(q\(n), seq) END > \(pushed))"
+    }
+
+    /// The rows (`table|id|…`) whose record is not among `pending`.
+    static func settled(_ rows: [String], except pending: Set<String>) -> [String] {
+        rows.filter { !pending.contains(String($0.split(separator: "|", omittingEmptySubsequences: false)[1])) }
     }
 
     /// A copy of `Fixtures/layoutN/0484-layoutN.kmk` in `dir`, checked to be of that layout; returns
@@ -391,14 +407,7 @@ struct LayoutMigrationTests {
     /// `entity|id|field` of every register of a file of layout 2 to 4 that meets `condition`
     /// (given the register number, on the stored columns of `kmk_<entity>_clock`).
     func clockRowRegisters(_ path: String, _ condition: (Int) -> String) throws -> Set<String> {
-        var out: Set<String> = []
-        for e in Schema.current.entities {
-            let registers = [(0, Change.lifecycleField)] + e.syncedFields.map { ($0.number, $0.name) }
-            let sql = registers.map { n, name in "SELECT '\(e.name)|' || id || '|\(name)' FROM kmk_\(e.name)_clock WHERE \(condition(n))" }
-                .joined(separator: " UNION ALL ")
-            out.formUnion(try query(path, sql))
-        }
-        return out
+        try registers(path, in: { ["kmk_\($0.name)_clock"] }, condition)
     }
 
     /// Every clock row of a file of layout 3 or 4 (`kmk_<entity>_clock`), as `table|id|cl|seq|t|h0|s0|b0|q0|…`.
