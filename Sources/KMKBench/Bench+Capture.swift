@@ -1,5 +1,6 @@
 import CSQLite
 import KMKModel
+import KMKSync
 import KMKReplica
 
 extension Bench {
@@ -23,12 +24,12 @@ extension Bench {
             let replica = try newReplica("p1")
             let (_, tInsert) = try time { try replica.importRecords(inserts, mode: .merge) }
             let afterInsert = try venueHash(replica.path)
-            let capturedInsert = try capturedCount(replica.path)
+            let capturedInsert = try capturedCount(replica)
             let floorPath = newPath("p1-floor.kmk")
             try replica.backup(to: floorPath)
             let (_, tUpdate) = try time { try replica.importRecords(updates, mode: .merge) }
             let afterUpdate = try venueHash(replica.path)
-            let capturedUpdate = try capturedCount(replica.path)
+            let capturedUpdate = try capturedCount(replica)
             let path = replica.path
             replica.close()
             // Each import is one transaction, so one clock: the inserts' registers all carry it, and
@@ -96,21 +97,14 @@ extension Bench {
         ]
     }
 
-    /// Changes captured in a replica file's log (SPEC.md §2): venue registers, pending records,
-    /// registers carrying the newest clock, the highest sequence number.
-    func capturedCount(_ path: String) throws -> (changes: Int, pending: Int, newest: Int, maxSeq: Int64) {
-        let f = try SQLiteFile(path: path)
-        let registers = [0] + EntitySpec.venue.syncedFields.map(\.number)
-        let columns = (["seq", "t"] + registers.flatMap { ["h\($0)", "q\($0)"] }).joined(separator: ", ")
-        let table = "(SELECT \(columns) FROM venue UNION ALL SELECT \(columns) FROM kmk_venue_gone)"
-        // Layout 5: the registers are columns of each record's row (live, or kept as not alive);
-        // clocks are stored relative to the row's `t`; a register was written when it has a clock
-        // or is pending.
-        let newest = "(SELECT max(max(" + registers.map { "coalesce(t + h\($0), 0)" }.joined(separator: ", ") + ")) FROM \(table))"
-        return (Int(try f.scalar("SELECT sum(" + registers.map { "(h\($0) IS NOT NULL OR q\($0) IS NOT NULL)" }.joined(separator: " + ")
-                    + ") FROM \(table)")),
-                Int(try f.scalar("SELECT count(*) FROM \(table) WHERE seq IS NULL")),
-                Int(try f.scalar("SELECT sum(" + registers.map { "(t + h\($0) IS \(newest))" }.joined(separator: " + ") + ") FROM \(table)")),
-                try f.scalar("SELECT max(seq) FROM \(table)"))
+    /// Venue changes captured in a replica's log (SPEC.md §4), read through the replica: every
+    /// clocked change, the records with a pending register (read from the file), the changes
+    /// carrying the newest clock, and the last sequence number issued.
+    func capturedCount(_ replica: Replica) throws -> (changes: Int, pending: Int, newest: Int, maxSeq: Int64) {
+        let changes = try replica.changes(after: 0, limit: Int.max).map(\.change).filter { $0.entity == "venue" }
+        let newest = changes.map(\.clock).max()
+        let f = try SQLiteFile(path: replica.path)
+        return (changes.count, Int(try f.scalar("SELECT (SELECT count(*) FROM venue WHERE pend > 0) + (SELECT count(*) FROM kmk_venue_gone WHERE pend > 0)")),
+                changes.filter { $0.clock == newest }.count, try replica.maxSeq())
     }
 }

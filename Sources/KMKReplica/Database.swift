@@ -28,6 +28,7 @@ final class Database {
         // spills pages to the WAL and reads them back many times. Sorts stay in memory.
         // Per connection, nothing in the file changes.
         sqlite3_exec(h, "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY", nil, nil, nil)
+        defineRegisterFunctions()
     }
 
     deinit { close() }

@@ -19,7 +19,7 @@ struct DirectCapture {
     private var lastFound = true
 
     private struct Shape: Hashable {
-        enum Kind { case insert, compare, update, settledUpdate }
+        enum Kind { case insert, compare, update, cleanUpdate }
         let entity: Int
         let kind: Kind
         let mask: [Bool]
@@ -48,11 +48,12 @@ struct DirectCapture {
     mutating func update(_ t: LogTable, id: String, _ given: [Value?]) throws -> Bool? {
         let mask = given.map { $0 != nil }
         // The usual case first: a record found by the last look-up makes the next one likely
-        // found too (an import updates runs of known records), so a settled record whose given
-        // fields (at least one) are all synced is written in one statement that finds, compares
-        // and writes it; it writes nothing when the record is missing, unchanged or not settled.
+        // found too (an import updates runs of known records), so a record with nothing pending
+        // whose given fields (at least one) are all synced is written in one statement that
+        // finds, compares and writes it; it writes nothing when the record is missing, unchanged
+        // or has a pending register.
         if lastFound, mask.contains(true), mask.indices.allSatisfy({ !mask[$0] || !t.localOnly[$0] }) {
-            let row = try statement(t.number, .settledUpdate, mask) { t.directSettledUpdate(given: mask) }
+            let row = try statement(t.number, .cleanUpdate, mask) { t.directCleanUpdate(given: mask) }
             try row.run { s in
                 s.bind(clock, at: 1)
                 s.bind(seq + 1, at: 2)
@@ -65,30 +66,49 @@ struct DirectCapture {
                 return true
             }
         }
-        // The row's rowid and, for each given field, whether the new value differs (SQL's IS NOT,
-        // as the update trigger compares); the update then finds the row by rowid.
+        // The row's rowid, registers and, for each given field, whether the new value differs
+        // (SQL's IS NOT, as the update trigger compares); the update then finds the row by rowid.
         let compare = try statement(t.number, .compare, mask) {
             let e = t.entity
-            return "SELECT " + (["rowid"] + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) IS NOT ?" })
+            return "SELECT " + (["rowid, cl, seq, t, pend, regs"] + e.fields.indices.filter { mask[$0] }.map { "\(e.fields[$0].name) IS NOT ?" })
                 .joined(separator: ", ") + " FROM \(e.name) WHERE id = ?"
         }
         var changed = [Bool](repeating: false, count: given.count)
-        var rowid: Int64?
+        var found: (rowid: Int64, t: Int64?, seq: Int64?, pend: Int64, slots: [StoredRegister]?)?
         try compare.each(binding: { s in s.bind(id, at: Self.bind(given, withNull: true, to: s, from: 1)) }) { s in
-            rowid = s.int64(0)
-            var column: Int32 = 1
+            var slots = [StoredRegister](repeating: .empty, count: t.registers.count)
+            let ok = s.withBlob(5) { $0.map { RegisterBlob.decode($0, into: &slots) } ?? true }
+            found = (s.int64(0), s.optionalInt64(3), s.optionalInt64(2), s.int64(4), ok ? slots : nil)
+            var column: Int32 = 6
             for i in given.indices where mask[i] {
                 changed[i] = s.int64(column) != 0
                 column += 1
             }
         }
-        lastFound = rowid != nil
-        guard let rowid else { return nil }
+        lastFound = found != nil
+        guard let found else { return nil }
         guard changed.contains(true) else { return false }
-        let changedSynced = t.fieldPositions.map { changed[$0] }
-        let row = try statement(t.number, .update, mask + changedSynced) { t.directUpdate(given: mask, changed: changedSynced) }
-        if changedSynced.contains(true) { seq += 1 }
-        try run(row, key: .integer(rowid), given, withNull: true)
+        var written = found.pend
+        for (p, i) in t.fieldPositions.enumerated() where changed[i] { written |= LogTable.bit(p + 1) }
+        let synced = t.fieldPositions.contains { changed[$0] }
+        let row = try statement(t.number, .update, mask + [synced]) { t.directUpdate(given: mask, registers: synced) }
+        var blob: [UInt8] = []
+        if synced {
+            guard var slots = found.slots else {
+                throw ReplicaError(.badFile, "\(db.path): the registers of \(t.entity.name) \(id) are damaged (corrupt regs blob); "
+                    + "run `kmk-sync check` and restore the file from a backup")
+            }
+            RegisterRules.write(&slots, t: found.t ?? clock, oldSeq: found.seq, written: written, clock: clock, mark: pushed)
+            RegisterBlob.encode(slots, into: &blob)
+            seq += 1
+        }
+        try row.run { s in
+            s.bind(clock, at: 1)
+            s.bind(seq, at: 2)
+            s.bind(blob: blob, at: 3)
+            s.bind(found.rowid, at: 4)
+            _ = Self.bind(given, withNull: true, to: s, from: 5)
+        }
         return true
     }
 
@@ -106,8 +126,7 @@ struct DirectCapture {
         seq = top
     }
 
-    /// Runs a statement of ``LogTable/directInsert(present:)`` (`key` the id) or
-    /// ``LogTable/directUpdate(given:changed:)`` (`key` the rowid).
+    /// Runs a statement of ``LogTable/directInsert(present:)`` (`key` the id).
     private func run(_ s: Statement, key: Value, _ given: [Value?], withNull: Bool) throws {
         try s.run { s in
             s.bind(clock, at: 1)

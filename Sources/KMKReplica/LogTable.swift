@@ -1,26 +1,23 @@
 import KMKModel
 
-/// One entity's part of the change log (layouts 5 and 6, SPEC.md §2 and §4), and the SQL that reads and
+/// One entity's part of the change log (layout 7, SPEC.md §2 and §4), and the SQL that reads and
 /// writes it. Pure: it makes SQL text and holds no connection.
 ///
-/// A record's registers are columns of its own row: a live record's row in the entity's table, a
-/// record that is not alive (deleted, or known only from field changes) its row in
-/// `kmk_<entity>_gone`, which also keeps its synced values so that a restore and the merge ledger
-/// still have them. Both tables carry the same register columns (``registerDDL``) and an index on
-/// `seq`: the causal length `cl`, the record's sequence number `seq` (NULL while something in the
-/// row is pending), its reference clock `t` (set when the row is first clocked, never changed),
-/// and for each *register* (the lifecycle, number 0, and each synced field, by field number `n`)
-/// four columns, stored compactly: `h<n>` the clock of the winning write minus `t` (NULL while
-/// pending or never written), `s<n>` its origin site, `b<n>` the clock it overwrote minus `t`
-/// (NULL: none), and `q<n>` its sequence number: NULL when it equals the record's (or the register
-/// was never written: `h<n>` is then NULL too), -1 while pending. Registers written together with
-/// the row's first clock therefore store zeros and NULLs, which SQLite keeps in the record header
-/// alone (SPEC.md §2).
+/// A record's registers are in its own row: a live record's row in the entity's table, a record
+/// that is not alive (deleted, or known only from field changes) its row in `kmk_<entity>_gone`,
+/// which also keeps its synced values so that a restore and the merge ledger still have them. Both
+/// tables end with the same register columns (``registerDDL``): the causal length `cl`, the
+/// record's sequence number `seq`, its reference clock `t` (set when the row is first clocked,
+/// never changed), `pend` (bit i set: the register at position i is pending, written and not yet
+/// clocked), `wseq` (the number a capture trigger of a kmk-sync transaction gave the record, until
+/// the transaction clocks it) and `regs`, every register's stored state in one blob
+/// (``RegisterBlob``). Each table has an index on `seq` and one on the pending rows.
 ///
-/// ``select(_:order:)`` and ``decoded`` read them back as absolute values (the clock, the site,
-/// the base or 0, the sequence number or -1), so only the statements that write registers know
-/// the encoding. (Layouts 2 to 4 kept the registers in a separate `kmk_<entity>_clock` table keyed
-/// by the id, ``legacyClock``.)
+/// The capture triggers only mark registers pending; kmk-sync clocks them (``Replica``'s stamp,
+/// by ``RegisterRules``). Rows are read with ``select(_:order:)`` and decoded in Swift
+/// (``RegisterRow``); ``decoded`` decodes them in SQL for statements off the hot paths. (Layouts
+/// 3 to 6 had four columns per register, ``layout6ColumnDefinitions``; layouts 2 to 4 kept them
+/// in a separate `kmk_<entity>_clock` table keyed by the id, ``legacyClock``.)
 ///
 /// A class, so that the many places that hold one per record (a batch's records, a statement's
 /// shape) share it instead of copying its strings.
@@ -46,10 +43,12 @@ final class LogTable {
     /// The clock table of layouts 2 to 4, which a migration reads.
     let legacyClock: String
 
-    /// The SQL of the statements below, made once (they run per record): ``makeStamp()`` etc.
-    private(set) var stamp: [String]
+    /// The SQL of the statements below, made once (they run per record).
     private(set) var hasPending: String
     private(set) var carryUnpushed: [String]
+    /// Each table's pending rows (``tables`` order), in id order: `rowid, cl, seq, t, pend, regs`;
+    /// ?1 1 for those a capture trigger of a kmk-sync transaction numbered (`wseq`), 0 for the others.
+    private(set) var pendingRows: [String]
     private(set) var selectByID: String
     private(set) var selectAfter: String
     private(set) var count: String
@@ -75,9 +74,9 @@ final class LogTable {
         live = entity.name
         gone = "kmk_\(entity.name)_gone"
         legacyClock = "kmk_\(entity.name)_clock"
-        stamp = []
         hasPending = ""
         carryUnpushed = []
+        pendingRows = []
         selectByID = ""
         selectAfter = ""
         count = ""
@@ -85,19 +84,20 @@ final class LogTable {
         anyLive = "SELECT 1 FROM \(live) LIMIT 1"
         anyKept = "SELECT 1 FROM \(gone) LIMIT 1"
         isKept = "SELECT 1 FROM \(gone) WHERE id = ?1"
-        stamp = makeStamp()
+        precondition(registers.count <= 63, "an entity has at most 62 synced fields (one bit of `pend` per register)")
         hasPending = "SELECT 1 FROM \(live) WHERE \(Self.pending) UNION ALL SELECT 1 FROM \(gone) WHERE \(Self.pending) LIMIT 1"
-        carryUnpushed = makeCarryUnpushed()
+        carryUnpushed = tables.map { "UPDATE \($0) SET regs = kmk_carry(regs, ?1) WHERE seq > ?1 AND pend = 0" }
+        pendingRows = tables.map {
+            "SELECT rowid, cl, seq, t, pend, regs, wseq FROM \($0) WHERE \(Self.pending) AND (wseq IS NOT NULL) = ?1 ORDER BY id"
+        }
         selectByID = select("c.id = ?1")
-        selectAfter = select("c.seq > ?1", order: "seq")
+        selectAfter = select("c.seq > ?1 AND c.pend = 0", order: "seq")
         count = makeCount()
-        lifecycleByID = bothTables("cl", where: "id = ?1 AND \(Self.isWritten(0))")
+        lifecycleByID = bothTables("cl", where: "id = ?1 AND cl > 0")
     }
 
-    /// The rows the stamp numbers: a record with something pending has no number. (A row with
-    /// causal length 0 and no number was written with the triggers off and has no register to
-    /// stamp; ``Replica/check()`` reports it.)
-    static let pending = "seq IS NULL AND cl > 0"
+    /// The rows with a pending register (their partial index ``pendingIndex`` holds only those).
+    static let pending = "pend > 0"
 
     /// `columns` of the rows of both tables (``tables``) that meet `condition`, live rows first.
     func bothTables(_ columns: String, where condition: String? = nil) -> String {
@@ -108,119 +108,54 @@ final class LogTable {
     /// Both tables that hold records' registers.
     var tables: [String] { [live, gone] }
 
-    /// The four columns of every register, in register order: `h0, s0, b0, q0, h3, s3, …`.
-    var registerColumns: [String] {
-        registers.flatMap { ["h\($0)", "s\($0)", "b\($0)", "q\($0)"] }
-    }
+    /// The bit of `pend` of the register at position `i` in ``registers``.
+    static func bit(_ i: Int) -> Int64 { 1 << Int64(i) }
 
-    // MARK: - Reading the encoding
+    /// Both tables with every register decoded, as a subquery with the column names of layout 6's
+    /// register columns (`id, cl, seq, h0, s0, b0, q0, …`: the clock or NULL, the site, the base
+    /// or 0, the sequence number, -1 while pending or NULL when never written; `seq` NULL while
+    /// the record has a pending register; ``RegisterRow``'s rules in SQL): for statements that
+    /// read registers and are not on a hot path (checks, repairs).
+    var decoded: String { decoded(where: nil) }
 
-    /// Register `n`'s clock as an absolute value (NULL while pending or never written); `c` is
-    /// the row's table name or alias with its dot, or empty.
-    static func clockOf(_ n: Int, _ c: String = "") -> String { "\(c)t + \(c)h\(n)" }
-
-    /// Register `n`'s base as an absolute value, 0 when none.
-    static func baseOf(_ n: Int, _ c: String = "") -> String { "coalesce(\(c)t + \(c)b\(n), 0)" }
-
-    /// Register `n`'s sequence number: the record's when not stored, -1 while pending, NULL when
-    /// never written.
-    static func seqOf(_ n: Int, _ c: String = "") -> String {
-        "CASE WHEN \(c)h\(n) IS NULL THEN \(c)q\(n) ELSE coalesce(\(c)q\(n), \(c)seq) END"
-    }
-
-    /// Whether register `n` was ever written (it has a clock, or is pending).
-    static func isWritten(_ n: Int, _ c: String = "") -> String { "(\(c)h\(n) IS NOT NULL OR \(c)q\(n) IS NOT NULL)" }
-
-    /// Both tables with every register decoded, as a subquery with the column names of the
-    /// register columns (`id, cl, seq, h0, s0, b0, q0, …`): for statements that read registers and are
-    /// not on a hot path (checks, repairs).
-    var decoded: String {
-        let regs = registers.map { "\(Self.clockOf($0)) AS h\($0), s\($0), \(Self.baseOf($0)) AS b\($0), \(Self.seqOf($0)) AS q\($0)" }
-        return "(" + bothTables("id, cl, seq, \(regs.joined(separator: ", "))") + ")"
-    }
-
-    /// Both tables' rows with the stored (encoded) register columns, as a subquery:
-    /// `id, cl, seq, t, h0, s0, b0, q0, …`.
-    var stored: String {
-        "(" + bothTables((["id"] + allRegisterColumns).joined(separator: ", ")) + ")"
+    /// ``decoded`` of the rows that meet `condition` alone.
+    func decoded(where condition: String?) -> String {
+        let regs = registers.indices.map { i -> String in
+            let n = registers[i]
+            let pending = "pend & \(Self.bit(i)) != 0"
+            let h = "kmk_reg(regs, \(i), 0)"
+            return "CASE WHEN \(pending) THEN NULL ELSE t + \(h) END AS h\(n), CASE WHEN \(pending) THEN 0 ELSE kmk_reg(regs, \(i), 1) END AS s\(n), "
+                + "coalesce(t + CASE WHEN \(pending) THEN coalesce(\(h), kmk_reg(regs, \(i), 2)) ELSE kmk_reg(regs, \(i), 2) END, 0) AS b\(n), "
+                + "CASE WHEN \(pending) THEN -1 WHEN \(h) IS NULL THEN NULL ELSE coalesce(kmk_reg(regs, \(i), 3), seq) END AS q\(n)"
+        }
+        return "(SELECT id, cl, CASE WHEN pend = 0 THEN seq END AS seq, \(regs.joined(separator: ", ")) FROM ("
+            + bothTables("id, cl, seq, t, pend, regs", where: condition) + "))"
     }
 
     // MARK: - Tables and triggers
 
     /// The register columns both tables end with (``live`` gets them in ``ReplicaDDL/table(_:)``).
-    var registerDDL: String { registerColumnDefinitions.joined(separator: ", ") }
+    static let registerDDL = "cl INTEGER NOT NULL DEFAULT 0, seq INTEGER, t INTEGER, pend INTEGER NOT NULL DEFAULT 0, wseq INTEGER, regs BLOB"
+    var registerDDL: String { Self.registerDDL }
 
-    /// The definitions of ``registerDDL``'s columns, one by one (for `ALTER TABLE ... ADD COLUMN`).
-    var registerColumnDefinitions: [String] {
-        ["cl INTEGER NOT NULL DEFAULT 0", "seq INTEGER", "t INTEGER"]
-            + registers.flatMap { ["h\($0) INTEGER", "s\($0) INTEGER NOT NULL DEFAULT 0", "b\($0) INTEGER", "q\($0) INTEGER"] }
-    }
+    /// The register columns, in order.
+    static let registerColumns = ["cl", "seq", "t", "pend", "wseq", "regs"]
 
     /// The index on `seq` of one of ``tables``.
     static func seqIndex(_ table: String) -> String { "CREATE INDEX \(table)_seq ON \(table) (seq);\n" }
 
-    /// The table of records that are not alive, and the `seq` indexes of both tables.
+    /// The partial index of one of ``tables`` that holds its rows with a pending register.
+    static func pendingIndex(_ table: String) -> String { "CREATE INDEX \(table)_pend ON \(table) (pend) WHERE \(pending);\n" }
+
+    /// The indexes of both tables on `seq` and on their pending rows.
+    var indexes: String { tables.map { Self.seqIndex($0) + Self.pendingIndex($0) }.joined() }
+
+    /// The table of records that are not alive, and the indexes of both tables (``indexes``).
     var ddl: String {
         let values = fields.map { "\($0.name) \($0.kind.sqlType)" }
         return "CREATE TABLE \(gone) (\n    " + (["id TEXT PRIMARY KEY NOT NULL"] + values + [registerDDL]).joined(separator: ",\n    ")
-            + "\n) STRICT;\n" + Self.seqIndex(live) + Self.seqIndex(gone)
+            + "\n) STRICT;\n" + indexes
     }
-
-    /// The register columns, in order: `cl, seq, t, h0, s0, b0, q0, …`.
-    var allRegisterColumns: [String] { ["cl", "seq", "t"] + registerColumns }
-
-    /// The stamp of a write, as SQL expressions: `h` its clock, `rs` the record's new sequence
-    /// number, `p` the push mark (all NULL when another program writes: no `kmk_stamp` row), `z`
-    /// a register's stored clock when written with the record's first clock (0, NULL when
-    /// pending) and `pq` a written register's stored sequence number (NULL: the record's; -1
-    /// when pending).
-    typealias Stamp = (h: String, rs: String, p: String, z: String, pq: String)
-
-    /// The stamp kmk-sync's own write transactions leave in `kmk_stamp` (SPEC.md §4) as one row
-    /// `st`; all NULL (`pq` -1) when another program writes (an aggregate over the empty table).
-    /// Read once per statement.
-    static let stampRow = "(SELECT max(hlc) AS hlc, max(seq) + 1 AS rs, max(pushed) AS p, max(hlc) * 0 AS z, "
-        + "CASE WHEN count(*) = 0 THEN -1 END AS pq FROM kmk_stamp) AS st"
-    static let stampJoined: Stamp = (h: "st.hlc", rs: "st.rs", p: "st.p", z: "st.z", pq: "st.pq")
-
-    /// The SET terms for register `n` of a record a trigger writes. When `changed` holds the
-    /// register takes the new write: the stamp's clock and number, or pending (no clock, -1)
-    /// when there is no stamp; the clock it overwrote becomes its base (a register written
-    /// pending, or earlier in the same transaction, keeps its base). Otherwise a pending register
-    /// takes the stamp, and one not yet pushed takes the record's new number. In the encoding:
-    /// clocks are relative to `t` (which a statement sets to the stamp's clock when it has none
-    /// yet, ``setReference(_:)``), and a register whose number stays its record's old one while
-    /// the record takes a new number (pushed, or the write is pending) stores that old number.
-    /// `changed` "1" and "0" (known when the SQL is made) leave out the terms that do nothing.
-    func write(_ n: Int, when changed: String, _ stamp: Stamp = LogTable.stampJoined) -> [String] {
-        let (h, _, p, _, pq) = stamp
-        let relative = "\(h) - coalesce(t, \(h))"
-        let renumber = "WHEN q\(n) > \(p) THEN NULL WHEN q\(n) IS NULL AND h\(n) IS NOT NULL AND ifnull(seq <= \(p), 1) THEN seq ELSE q\(n) END"
-        switch changed {
-        case "1":
-            return [
-                "b\(n) = CASE WHEN h\(n) IS NOT NULL AND h\(n) IS NOT \(relative) THEN h\(n) ELSE b\(n) END",
-                "h\(n) = \(relative)", "s\(n) = 0", "q\(n) = \(pq)",
-            ]
-        case "0":
-            // Not written: base and site stay; a pending register takes the stamp.
-            return [
-                "h\(n) = CASE WHEN q\(n) = -1 THEN \(relative) ELSE h\(n) END",
-                "q\(n) = CASE WHEN q\(n) = -1 THEN \(pq) \(renumber)",
-            ]
-        default:
-            return [
-                "b\(n) = CASE WHEN \(changed) AND h\(n) IS NOT NULL AND h\(n) IS NOT \(relative) THEN h\(n) ELSE b\(n) END",
-                "h\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(relative) ELSE h\(n) END",
-                "s\(n) = CASE WHEN \(changed) THEN 0 ELSE s\(n) END",
-                "q\(n) = CASE WHEN \(changed) OR q\(n) = -1 THEN \(pq) \(renumber)",
-            ]
-        }
-    }
-
-    /// The SET term that gives a row its reference clock `t` when it has none (a record first
-    /// written by another program and not yet clocked).
-    static func setReference(_ stamp: Stamp) -> String { "t = coalesce(t, \(stamp.h))" }
 
     /// Drops the capture triggers (before the tables change).
     var dropTriggers: String {
@@ -228,30 +163,32 @@ final class LogTable {
     }
 
     /// The capture triggers (SPEC.md §4). They use only built-in SQL, so they run in any client.
-    /// Each writes the registers of the row it fires for (found by rowid); a record that stops or
-    /// starts being alive moves, with its registers, between ``live`` and ``gone``.
+    /// Each marks the registers it writes pending in the row it fires for (found by rowid), and in a
+    /// kmk-sync transaction (a `kmk_stamp` row) gives the record the next sequence number in
+    /// `wseq`; kmk-sync clocks them before the transaction commits, or, written by another
+    /// program, when it next opens the file. A record that stops or starts being alive moves,
+    /// with its registers, between ``live`` and ``gone``.
     var triggers: String {
         let e = entity.name
-        let st = LogTable.stampJoined
+        let number = "wseq = (SELECT seq + 1 FROM kmk_stamp)"
         let next = "UPDATE kmk_stamp SET seq = seq + 1;"
         let row = "\(live).rowid = NEW.rowid"
         let known = "SELECT 1 FROM \(gone) WHERE id = NEW.id"
-        // INSERT: a new record, or the re-creation of one that is not alive (its causal length
-        // becomes odd). A new record's non-null fields are written; a re-created one takes its
-        // registers from `gone`, and its fields are written where they differ from the values it had.
-        let fresh = ["cl = 1", "seq = \(st.rs)", "t = \(st.h)", "h0 = \(st.z)", "s0 = 0", "b0 = NULL", "q0 = \(st.pq)"] + fields.flatMap {
-            ["h\($0.number) = CASE WHEN NEW.\($0.name) IS NOT NULL THEN \(st.z) END", "s\($0.number) = 0", "b\($0.number) = NULL",
-             "q\($0.number) = CASE WHEN NEW.\($0.name) IS NOT NULL THEN \(st.pq) END"]
+        /// The bits of the fields for which `condition` (with `$0` a field name) holds.
+        func bits(_ condition: (String) -> String) -> String {
+            (["0"] + fields.indices.map { "((\(condition(fields[$0].name))) << \($0 + 1))" }).joined(separator: " | ")
         }
-        let columns = allRegisterColumns.joined(separator: ", ")
-        let revive = ["seq = \(st.rs)", "cl = cl + 1", LogTable.setReference(st)] + write(0, when: "1")
-            + fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT (SELECT \($0.name) FROM \(gone) WHERE id = NEW.id))") }
+        // INSERT: a new record (its lifecycle and non-null fields written), or the re-creation of
+        // one that is not alive: it takes its registers from `gone`, its causal length becomes
+        // odd, and its fields are written where they differ from the values it had.
+        let columns = Self.registerColumns.joined(separator: ", ")
         let insert = """
             CREATE TRIGGER kmk_\(e)_insert AFTER INSERT ON \(e) BEGIN
-                UPDATE \(live) SET \(fresh.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE \(row) AND NOT EXISTS (\(known));
+                UPDATE \(live) SET cl = 1, seq = NULL, t = NULL, pend = 1 | \(bits { "NEW.\($0) IS NOT NULL" }), \(number), regs = NULL
+                    WHERE \(row) AND NOT EXISTS (\(known));
                 UPDATE \(live) SET (\(columns)) = (SELECT \(columns) FROM \(gone) WHERE id = NEW.id) WHERE \(row) AND EXISTS (\(known));
-                UPDATE \(live) SET \(revive.joined(separator: ", "))
-                    FROM \(LogTable.stampRow) WHERE \(row) AND \(live).cl % 2 = 0 AND EXISTS (\(known));
+                UPDATE \(live) SET cl = cl + 1, pend = pend | 1 | \(bits { "NEW.\($0) IS NOT (SELECT \($0) FROM \(gone) WHERE id = NEW.id)" }), \(number)
+                    WHERE \(row) AND cl % 2 = 0 AND EXISTS (\(known));
                 DELETE FROM \(gone) WHERE id = NEW.id;
                 \(next)
             END;
@@ -261,12 +198,10 @@ final class LogTable {
         var update = ""
         if !fields.isEmpty {
             let changed = fields.map { "NEW.\($0.name) IS NOT OLD.\($0.name)" }
-            let sets = [LogTable.setReference(st)] + write(0, when: "0")
-                + fields.flatMap { write($0.number, when: "(NEW.\($0.name) IS NOT OLD.\($0.name))") }
             update = """
                 CREATE TRIGGER kmk_\(e)_update AFTER UPDATE OF \(fields.map(\.name).joined(separator: ", ")) ON \(e)
                 WHEN \(changed.joined(separator: " OR ")) BEGIN
-                    UPDATE \(live) SET seq = \(st.rs), \(sets.joined(separator: ", ")) FROM \(LogTable.stampRow) WHERE \(row);
+                    UPDATE \(live) SET pend = pend | \(bits { "NEW.\($0) IS NOT OLD.\($0)" }), \(number) WHERE \(row);
                     \(next)
                 END;
 
@@ -279,19 +214,13 @@ final class LogTable {
 
             """
         // DELETE: the row moves to `gone` with its values and registers, its causal length becomes
-        // even. The lifecycle's base is the newest clock of the record this replica knew, so a
-        // concurrent update elsewhere can be told apart in the merge ledger.
-        let newest = (registers.map { "CASE WHEN t + h\($0) IS \(st.h) THEN 0 ELSE coalesce(t + h\($0), 0) END" } + ["0"])
-            .joined(separator: ", ")
-        let sets = [LogTable.setReference(st), "b0 = nullif(max(\(newest)), 0) - t", "h0 = \(st.h) - coalesce(t, \(st.h))", "s0 = 0",
-                    "q0 = \(st.pq)"] + fields.flatMap { write($0.number, when: "0") }
-        let kept = ["id"] + fields.map(\.name) + allRegisterColumns
+        // even and its lifecycle pending (the stamp gives it as base the newest clock the record had).
+        let kept = ["id"] + fields.map(\.name) + Self.registerColumns
         let delete = """
             CREATE TRIGGER kmk_\(e)_delete AFTER DELETE ON \(e) BEGIN
                 INSERT OR REPLACE INTO \(gone) (\(kept.joined(separator: ", ")))
                     VALUES (\(kept.map { "OLD.\($0)" }.joined(separator: ", ")));
-                UPDATE \(gone) SET seq = \(st.rs), cl = cl + 1, \(sets.joined(separator: ", "))
-                    FROM \(LogTable.stampRow) WHERE \(gone).id = OLD.id AND \(gone).cl % 2 = 1;
+                UPDATE \(gone) SET cl = cl + 1, pend = pend | 1, \(number) WHERE id = OLD.id AND cl % 2 = 1;
                 \(next)
             END;
 
@@ -301,46 +230,10 @@ final class LogTable {
 
     // MARK: - Statements
 
-    /// Stamps the pending records, one statement per table (``tables``): ?1 the clock, ?2 the last
-    /// sequence number issued, ?3 the push cursor. Each pending record gets the next sequence
-    /// number, in id order within its table; its pending registers get the clock and that number,
-    /// and so do its registers not yet pushed (sequence number above ?3), so that every register
-    /// above the push cursor carries its record's number (SPEC.md §4). (A pending record stores
-    /// every number it has: none is its record's while that is NULL.)
-    private func makeStamp() -> [String] {
-        let sets = registers.flatMap { n in
-            [
-                "h\(n) = CASE WHEN q\(n) = -1 THEN ?1 - coalesce(t, ?1) ELSE h\(n) END",
-                "s\(n) = CASE WHEN q\(n) = -1 THEN 0 ELSE s\(n) END",
-                "q\(n) = CASE WHEN q\(n) = -1 OR q\(n) > ?3 THEN NULL ELSE q\(n) END",
-            ]
-        }
-        return tables.map { table in
-            """
-            WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM \(table) WHERE \(Self.pending))
-            UPDATE \(table) SET seq = ?2 + p.n, t = coalesce(t, ?1), \(sets.joined(separator: ", "))
-            FROM p WHERE \(table).id = p.id
-            """
-        }
-    }
-
-    /// Gives every stamped register with a sequence number above ?1 (the push cursor) its
-    /// record's number: the rule ``stamp`` keeps, restored after the cursor moved back.
-    private func makeCarryUnpushed() -> [String] { tables.map(carryUnpushed(in:)) }
-
-    /// The same for one table holding register columns (a migration also runs it on the clock
-    /// table of layouts 2 to 4).
-    func carryUnpushed(in table: String) -> String {
-        let sets = registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN NULL ELSE q\($0) END" }
-        return "UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE seq > ?1"
-    }
-
-    /// The columns of ``select(_:order:)``: id, cl, seq, t, then each register's h, s, b, q
-    /// decoded (absolute clock or NULL, site, absolute base or 0, sequence number, -1 or NULL),
-    /// then each synced field's value.
+    /// The columns of ``select(_:order:)``: `id, cl, seq, t, pend, regs` (as stored: ``RegisterRow``
+    /// decodes them), then each synced field's value.
     var selectColumns: String {
-        let regs = registers.flatMap { ["\(Self.clockOf($0, "c."))", "c.s\($0)", Self.baseOf($0, "c."), Self.seqOf($0, "c.")] }
-        return (["c.id", "c.cl", "c.seq", "c.t"] + regs + fields.map { "c.\($0.name)" }).joined(separator: ", ")
+        (["c.id"] + Self.registerColumns.filter { $0 != "wseq" }.map { "c.\($0)" } + fields.map { "c.\($0.name)" }).joined(separator: ", ")
     }
 
     /// Reads the records of both tables that meet `condition` (on the row `c`), with their
@@ -350,56 +243,60 @@ final class LogTable {
             + (order.map { " ORDER BY \($0)" } ?? "")
     }
 
-    /// Reads the records of both tables that meet `condition` (on the row `c`) with their register
-    /// columns as stored (``allRegisterColumns``: not decoded, so that a writer can tell which
-    /// columns it changes) and their synced values: `id, cl, seq, t, h0, s0, b0, q0, …`, then the
-    /// values (the column indexes are ``select(_:order:)``'s), then the rowid of a live record's
-    /// row (NULL for a row of ``gone``) at ``liveRowidColumn``.
-    func selectStored(_ condition: String) -> String {
-        let columns = (["id"] + allRegisterColumns + fields.map(\.name)).map { "c.\($0)" }.joined(separator: ", ")
-        return "SELECT \(columns), c.rowid FROM \(live) c WHERE \(condition) "
-            + "UNION ALL SELECT \(columns), NULL FROM \(gone) c WHERE \(condition)"
+    /// ``select(_:order:)``'s columns followed by the rowid of a live record's row (NULL for a row
+    /// of ``gone``) at ``liveRowidColumn``, for the records whose ids are in the JSON array ?1.
+    var selectForApply: String {
+        "SELECT \(selectColumns), c.rowid FROM json_each(?1) AS j JOIN \(live) c ON c.id = j.value "
+            + "UNION ALL SELECT \(selectColumns), NULL FROM json_each(?1) AS j JOIN \(gone) c ON c.id = j.value"
     }
 
-    /// Reads the live records whose ids are in the JSON array ?1 (of distinct ids) with only some registers: `id,
-    /// cl, seq, t`, whether the row is ``settled(mark:)`` with ?2 as the push mark (1 or 0), the
-    /// stored columns `h, s, b, q` of each register at `positions` (positions in ``registers``,
-    /// ascending), the values of those that are fields, and the rowid. A settled row's other
-    /// registers keep their columns when the record takes a new number (SPEC.md §4), so a writer
-    /// that changes only the registers read here leaves them as they are.
-    func selectNarrow(_ positions: [Int]) -> String {
-        let registers = positions.flatMap { i in ["h", "s", "b", "q"].map { "c.\($0)\(self.registers[i])" } }
-        let values = positions.filter { $0 > 0 }.map { "c.\(fields[$0 - 1].name)" }
-        let columns = ["c.id", "c.cl", "c.seq", "c.t", "\(settled(mark: "?2"))"] + registers + values + ["c.rowid"]
-        // A join from the array (not `IN`, which first copies the ids into a temporary index):
-        // the rows come in the array's order.
-        return "SELECT \(columns.joined(separator: ", ")) FROM json_each(?1) AS j JOIN \(live) c ON c.id = j.value"
-    }
-
-    /// Column index of the live row's rowid in ``selectStored(_:)``.
-    var liveRowidColumn: Int32 { valueColumn(fields.count) }
-
-    /// Column index of the reference clock `t` in ``select(_:order:)``.
-    static let referenceColumn: Int32 = 3
-
-    /// Column index of register `i` (its position in ``registers``): h, s, b, q follow.
-    func registerColumn(_ i: Int) -> Int32 { Int32(4 + 4 * i) }
+    /// Column index of `cl` in ``select(_:order:)`` (``Statement/registerRow(at:count:liveRowid:)``).
+    static let registerColumn: Int32 = 1
 
     /// Column index of the value of synced field `i` (its position in ``fields``).
-    func valueColumn(_ i: Int) -> Int32 { Int32(4 + 4 * registers.count + i) }
+    func valueColumn(_ i: Int) -> Int32 { Int32(6 + i) }
+
+    /// Column index of the live row's rowid in ``selectForApply``.
+    var liveRowidColumn: Int32 { valueColumn(fields.count) }
 
     /// How many registers have a sequence number above ?1 (a record numbered above ?1 is not
     /// pending, so each of its registers with a clock has a number).
     private func makeCount() -> String {
-        let sum = "coalesce(sum(" + registers.map { "(h\($0) IS NOT NULL AND coalesce(q\($0), seq) > ?1)" }.joined(separator: " + ") + "), 0)"
-        return "SELECT (SELECT \(sum) FROM \(live) WHERE seq > ?1) + (SELECT \(sum) FROM \(gone) WHERE seq > ?1)"
+        let sum = "coalesce(sum(kmk_count(regs, seq, ?1)), 0)"
+        return "SELECT (SELECT \(sum) FROM \(live) WHERE seq > ?1 AND pend = 0) + (SELECT \(sum) FROM \(gone) WHERE seq > ?1 AND pend = 0)"
     }
 
-    // MARK: - Layouts 2 to 4
+    // MARK: - Layouts 2 to 6
+
+    /// The four columns of every register in layouts 3 to 6, in register order: `h0, s0, b0, q0, h3, s3, …`.
+    var layout6Columns: [String] {
+        registers.flatMap { ["h\($0)", "s\($0)", "b\($0)", "q\($0)"] }
+    }
+
+    /// Layouts 3 to 6's register columns with `cl, seq, t` first.
+    var layout6AllColumns: [String] { ["cl", "seq", "t"] + layout6Columns }
+
+    /// The definitions of ``layout6AllColumns``, one by one (for `ALTER TABLE ... ADD COLUMN`).
+    var layout6ColumnDefinitions: [String] {
+        ["cl INTEGER NOT NULL DEFAULT 0", "seq INTEGER", "t INTEGER"]
+            + registers.flatMap { ["h\($0) INTEGER", "s\($0) INTEGER NOT NULL DEFAULT 0", "b\($0) INTEGER", "q\($0) INTEGER"] }
+    }
+
+    /// Gives every stamped register of a layout-3-to-6 row with a sequence number above ?1 (the
+    /// push mark) its record's number, in `table` (a migration runs it on the clock table).
+    func layout6CarryUnpushed(in table: String) -> String {
+        let sets = registers.map { "q\($0) = CASE WHEN q\($0) > ?1 THEN NULL ELSE q\($0) END" }
+        return "UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE seq > ?1"
+    }
+
+    /// The pending bits of a layout-6 row (a register with `q` -1 is pending), as SQL.
+    var layout6Pending: String {
+        (["0"] + registers.indices.map { "((q\(registers[$0]) IS -1) << \($0))" }).joined(separator: " | ")
+    }
 
     /// The clock table of layouts 2 to 4, which migrations of older files still write.
     var legacyClockDDL: String {
-        "CREATE TABLE \(legacyClock) (id TEXT PRIMARY KEY NOT NULL, \(registerDDL)) STRICT, WITHOUT ROWID;\n"
+        "CREATE TABLE \(legacyClock) (id TEXT PRIMARY KEY NOT NULL, \(layout6ColumnDefinitions.joined(separator: ", "))) STRICT, WITHOUT ROWID;\n"
     }
 
     /// The kept-values table of layouts 2 to 4.
@@ -418,7 +315,7 @@ final class LogTable {
             ["r.h\(n) - r.t", "r.s\(n)", "nullif(r.b\(n), 0) - r.t", "CASE WHEN r.h\(n) IS NOT NULL AND r.q\(n) IS r.seq THEN NULL ELSE r.q\(n) END"]
         }
         return """
-            INSERT INTO \(legacyClock) (id, cl, seq, t, \(registerColumns.joined(separator: ", ")))
+            INSERT INTO \(legacyClock) (id, cl, seq, t, \(layout6Columns.joined(separator: ", ")))
             SELECT r.id, r.cl, r.seq, r.t, \(regs.joined(separator: ", "))
             FROM (SELECT o.*, coalesce(\(reference)) AS t FROM (\(source)) AS o) AS r
             """

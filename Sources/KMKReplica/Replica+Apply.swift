@@ -64,7 +64,7 @@ extension Replica {
             defer { db.setTriggersEnabled(true) }
             var result = ApplyResult()
             let pushed = try meta("push.seq").integer ?? 0
-            var batch = ApplyBatch(db, pushed: pushed)
+            var batch = ApplyBatch(db)
             // Every record the batch touches is read first, one query per entity; `at` holds
             // each change's record.
             let at = try batch.load(changes, registers: registers, table: { logTable(schema.entity($0)!) }, replica: self)

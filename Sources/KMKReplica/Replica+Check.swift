@@ -35,9 +35,11 @@ extension Replica {
 
         var log: [String] = []
         var unstamped: Int64 = 0, maxSeq: Int64 = 0, maxHLC: Int64 = 0, unknownSites: Int64 = 0, aboveRecord: Int64 = 0
-        var noReference: Int64 = 0, negative: Int64 = 0
+        var noReference: Int64 = 0, negative: Int64 = 0, damaged: Int64 = 0
         var seqs: [String] = []
         for t in logTables {
+            // A row whose registers cannot be read is reported, and left out of the checks below.
+            damaged += try db.prepare("SELECT count(*) FROM (\(t.bothTables("regs"))) WHERE NOT kmk_blob_ok(regs)").first { $0.int64(0) } ?? 0
             let any = { (term: (Int) -> String) in t.registers.map(term).joined(separator: " OR ") }
             let sql = """
                 SELECT
@@ -46,9 +48,9 @@ extension Replica {
                   coalesce(max(max(\(t.registers.map { "coalesce(h\($0), 0)" }.joined(separator: ", ")), 0)), 0),
                   count(*) FILTER (WHERE \(any { "(q\($0) IS NOT NULL AND s\($0) NOT IN (SELECT site FROM kmk_site))" })),
                   count(*) FILTER (WHERE \(any { "q\($0) > seq" })),
-                  (SELECT count(*) FROM \(t.stored) WHERE t IS NULL AND (\(any { "h\($0) IS NOT NULL" }))),
+                  (SELECT count(*) FROM (\(t.bothTables("t, regs"))) WHERE t IS NULL AND regs IS NOT NULL),
                   count(*) FILTER (WHERE \(any { "h\($0) < 0 OR b\($0) < 0" }))
-                FROM \(t.decoded)
+                FROM \(t.decoded(where: "kmk_blob_ok(regs)"))
                 """
             try db.prepare(sql).each(binding: { _ in }) { row in
                 unstamped += row.int64(0)
@@ -61,6 +63,7 @@ extension Replica {
             }
             seqs += t.tables.map { "SELECT seq FROM \($0) WHERE seq IS NOT NULL" }
         }
+        if damaged > 0 { log.append("\(damaged) records have registers (regs) that cannot be read; restore the file from a backup") }
         if unstamped > 0 { log.append("\(unstamped) records have changes with no clock or sequence number") }
         if negative > 0 { log.append("\(negative) records have a clock or base below zero, which no clock can be") }
         if noReference > 0 { log.append("\(noReference) clocked records have no reference clock (t), so their clocks cannot be read") }
@@ -85,7 +88,7 @@ extension Replica {
         var tables: [String] = []
         for t in logTables {
             let e = t.entity
-            let alive = "(\(LogTable.isWritten(0)) AND cl % 2 = 1)"
+            let alive = "(cl > 0 AND cl % 2 = 1)"
             let extra = try db.prepare("SELECT count(*) FROM \(t.live) WHERE NOT \(alive)").first { $0.int64(0) } ?? 0
             let missing = try db.prepare("SELECT count(*) FROM \(t.gone) WHERE \(alive)").first { $0.int64(0) } ?? 0
             let kept = try db.prepare("""
@@ -94,9 +97,10 @@ extension Replica {
             if extra > 0 { tables.append("\(extra) \(e.name) rows have no live record in the change log") }
             if missing > 0 { tables.append("\(missing) live \(e.name) records of the change log are kept as deleted, not in the table") }
             if kept > 0 { tables.append("\(kept) live \(e.name) records also have values kept as deleted") }
-            for f in t.fields {
+            for (i, f) in t.fields.enumerated() {
                 let uncaptured = try db.prepare("""
-                    SELECT count(*) FROM \(t.live) WHERE h\(f.number) IS NULL AND q\(f.number) IS NULL AND \(f.name) IS NOT NULL
+                    SELECT count(*) FROM \(t.live) WHERE \(f.name) IS NOT NULL AND pend & \(LogTable.bit(i + 1)) = 0 AND kmk_blob_ok(regs)
+                      AND kmk_reg(regs, \(i + 1), 0) IS NULL
                     """).first { $0.int64(0) } ?? 0
                 if uncaptured > 0 { tables.append("\(uncaptured) \(e.name) rows hold a value in \(f.name) that the change log never captured") }
             }
@@ -109,7 +113,7 @@ extension Replica {
         var split: Int64 = 0
         for t in logTables {
             let term = t.registers.map { "(q\($0) > ?1 AND q\($0) <> seq)" }.joined(separator: " OR ")
-            split += try db.prepare("SELECT count(*) FROM \(t.decoded) WHERE seq > ?1 AND (\(term))").first([.integer(state.pushedSeq)]) {
+            split += try db.prepare("SELECT count(*) FROM \(t.decoded(where: "kmk_blob_ok(regs)")) WHERE seq > ?1 AND (\(term))").first([.integer(state.pushedSeq)]) {
                 $0.int64(0)
             } ?? 0
         }

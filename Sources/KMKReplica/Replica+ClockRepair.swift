@@ -67,11 +67,8 @@ extension Replica {
                 lastClock = HLC(int64: others)
                 let clock = nextClock()
                 for t in logTables {
-                    let sets = t.registers.map {
-                        "h\($0) = CASE WHEN \(LogTable.clockOf($0)) > ?2 AND s\($0) = 0 AND \(LogTable.seqOf($0)) > ?3 THEN ?1 - t ELSE h\($0) END"
-                    }
                     for table in t.tables {
-                        try db.prepare("UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE seq > ?3")
+                        try db.prepare("UPDATE \(table) SET regs = kmk_restamp(regs, t, seq, ?1, ?2, ?3) WHERE seq > ?3 AND pend = 0")
                             .run([.integer(clock.int64), .integer(limit), .integer(pushed)])
                     }
                 }

@@ -19,9 +19,9 @@ extension Replica {
         // each table hold the newest `limit` registers.
         var entries: [LogEntry] = []
         for t in logTables {
-            let st = try db.cached("SELECT * FROM (\(t.select("true"))) ORDER BY seq IS NOT NULL, seq DESC LIMIT ?1")
+            let st = try db.cached("SELECT * FROM (\(t.select("true"))) ORDER BY pend = 0, seq DESC LIMIT ?1")
             try st.each(binding: { $0.bind(Int64(limit), at: 1) }) { row in
-                for (seq, change) in logChanges(t, row, after: nil) { entries.append(LogEntry(seq: seq, change: change)) }
+                for (seq, change) in try logChanges(t, row, after: nil) { entries.append(LogEntry(seq: seq, change: change)) }
             }
         }
         entries.sort { a, b in
@@ -63,7 +63,7 @@ extension Replica {
             guard let i = next else { break }
             let (t, st) = cursors[i]
             let recordSeq = heads[i]!
-            let record = logChanges(t, st, after: seq)
+            let record = try logChanges(t, st, after: seq)
             if !out.isEmpty, out.count + record.count > limit { break }
             for (_, change) in record { out.append((recordSeq, change)) }
             heads[i] = try st.step() ? st.int64(2) : nil
@@ -80,22 +80,24 @@ extension Replica {
 
     /// The changes of one record row of ``LogTable/select(_:order:)``: its registers that were written,
     /// with a sequence number above `after` when given (pending ones have none). Lifecycle first.
-    func logChanges(_ t: LogTable, _ row: Statement, after: Int64?) -> [(Int64?, Change)] {
+    /// A row whose registers cannot be read (a damaged `regs` blob) is an error.
+    func logChanges(_ t: LogTable, _ row: Statement, after: Int64?) throws -> [(Int64?, Change)] {
         let e = t.entity
+        guard let registers = row.registerRow(at: LogTable.registerColumn, count: t.registers.count) else {
+            throw ReplicaError(.badFile, "\(path): the registers of \(e.name) \(row.text(0) ?? "?") are damaged (corrupt regs blob); "
+                + "run `kmk-sync check` and restore the file from a backup")
+        }
         let id = row.text(0) ?? ""
         let municipalityCode = e.scope == .municipal ? municipality.code : nil
         var out: [(Int64?, Change)] = []
         for (i, n) in t.registers.enumerated() {
-            let c = t.registerColumn(i)
-            guard !row.isNull(c + 3) else { continue }
-            let q = row.int64(c + 3)
-            let seq: Int64? = q < 0 ? nil : q
+            guard let d = registers.decoded(i) else { continue }
+            let seq: Int64? = d.q < 0 ? nil : d.q
             if let after, (seq ?? Int64.min) <= after { continue }
             let field = n == 0 ? Change.lifecycleField : t.fields[i - 1].name
-            let value = n == 0 ? Value.integer(row.int64(1)) : row.value(t.valueColumn(i - 1))
-            out.append((seq, Change(entity: e.name, id: id, field: field, value: value, clock: HLC(int64: row.int64(c)),
-                                    origin: siteID(row.int64(c + 1)), base: HLC(int64: row.int64(c + 2)),
-                                    municipality: municipalityCode)))
+            let value = n == 0 ? Value.integer(registers.cl) : row.value(t.valueColumn(i - 1))
+            out.append((seq, Change(entity: e.name, id: id, field: field, value: value, clock: HLC(int64: d.h ?? 0),
+                                    origin: siteID(d.s), base: HLC(int64: d.b), municipality: municipalityCode)))
         }
         return out
     }

@@ -1,7 +1,7 @@
 import KMKModel
 
 extension Replica {
-    /// Migrates a file of an older change-log layout (`layout`, 1 to 5) to the current one, in one
+    /// Migrates a file of an older change-log layout (`layout`, 1 to 6) to the current one, in one
     /// write transaction, then compacts it (`VACUUM`) when no other connection is reading it
     /// (compacting is optional: the migrated file is whole without it). Nothing is done when the
     /// file has another layout by the time the lock is held: another kmk-sync that opened the file
@@ -10,7 +10,8 @@ extension Replica {
     ///
     /// Layouts 1 and 2 get layout 4's clock rows, layouts 1 to 3 the current ledger, layouts 4
     /// and 5 the current ledger's table; then the registers of layouts 1 to 4 move from the clock
-    /// rows into the records' own rows.
+    /// rows into the records' own rows (layout 6's columns), and every file's register columns
+    /// become layout 7's blob.
     func migrate(from layout: Int64) throws {
         let migrated = try db.transaction { () throws -> Bool in
             guard try meta("log_layout").integer ?? 1 == layout else { return false }
@@ -22,8 +23,9 @@ extension Replica {
             case 2: try migrateLayout2()
             default: break
             }
-            if layout <= 3 { try migrateLedger() } else { try migrateLedgerTable() }
+            if layout <= 3 { try migrateLedger() } else if layout <= 5 { try migrateLedgerTable() }
             if layout <= 4 { try migrateLayout4() }
+            try migrateLayout6()
             try setMeta("ledger.n", .integer(try db.prepare("SELECT coalesce(max(n), 0) FROM kmk_ledger").first { $0.int64(0) } ?? 0))
             for t in logTables { try db.execute(t.triggers) }
             try setMeta("log_layout", .integer(ReplicaDDL.logLayout))
@@ -117,7 +119,7 @@ extension Replica {
             } else {
                 try db.execute("INSERT INTO \(t.gone) (id) SELECT id FROM \(t.legacyClock) WHERE cl % 2 = 0")
             }
-            try db.prepare(t.carryUnpushed(in: t.legacyClock)).run([.integer(pushed)])
+            try db.prepare(t.layout6CarryUnpushed(in: t.legacyClock)).run([.integer(pushed)])
         }
         try db.execute("DROP TABLE kmk_clock")
     }
@@ -146,13 +148,13 @@ extension Replica {
     private func migrateLayout4() throws {
         for t in logTables {
             for table in t.tables {
-                for column in t.registerColumnDefinitions { try db.execute("ALTER TABLE \(table) ADD COLUMN \(column)") }
+                for column in t.layout6ColumnDefinitions { try db.execute("ALTER TABLE \(table) ADD COLUMN \(column)") }
             }
             try db.execute("""
                 INSERT INTO \(t.gone) (id) SELECT id FROM \(t.legacyClock)
                 WHERE id NOT IN (SELECT id FROM \(t.live)) AND id NOT IN (SELECT id FROM \(t.gone))
                 """)
-            let registers = t.allRegisterColumns
+            let registers = t.layout6AllColumns
             for table in t.tables {
                 try db.execute("""
                     UPDATE \(table) SET (\(registers.joined(separator: ", "))) = (\(registers.map { "c.\($0)" }.joined(separator: ", ")))
@@ -161,7 +163,30 @@ extension Replica {
             }
             try db.execute("DROP INDEX IF EXISTS \(t.legacyClock)_seq")
             try db.execute("DROP TABLE \(t.legacyClock)")
-            try db.execute(LogTable.seqIndex(t.live) + LogTable.seqIndex(t.gone))
+        }
+    }
+
+    /// Rewrites the records' rows of layouts 5 and 6 (four columns per register) to layout 7's
+    /// (``LogTable``: `pend`, `wseq` and one `regs` blob), inside ``migrate(from:)``'s transaction:
+    /// both tables of each entity are made anew and take every row with its rowid, values, `cl`,
+    /// `seq` and `t`; each register keeps its stored state (``RegisterBlob``, by `kmk_pack`), and a
+    /// pending one (`q` -1) sets its bit of `pend` and keeps its base.
+    private func migrateLayout6() throws {
+        for t in logTables {
+            let e = t.entity
+            for table in t.tables { try db.execute("DROP INDEX IF EXISTS \(table)_seq") }
+            for f in e.referenceFields { try db.execute("DROP INDEX IF EXISTS \(e.name)_\(f.name)") }
+            try db.execute("ALTER TABLE \(t.live) RENAME TO \(t.live)_layout6")
+            try db.execute("ALTER TABLE \(t.gone) RENAME TO \(t.gone)_layout6")
+            try db.execute(ReplicaDDL.table(e) + t.ddl)
+            let registers = "cl, seq, t, \(t.layout6Pending), kmk_pack(\(t.layout6Columns.joined(separator: ", ")))"
+            for (table, values) in [(t.live, e.fields.map(\.name)), (t.gone, t.fields.map(\.name))] {
+                let columns = (["rowid", "id"] + values).joined(separator: ", ")
+                try db.execute("""
+                    INSERT INTO \(table) (\(columns), cl, seq, t, pend, regs) SELECT \(columns), \(registers) FROM \(table)_layout6 ORDER BY rowid;
+                    DROP TABLE \(table)_layout6;
+                    """)
+            }
         }
     }
 }

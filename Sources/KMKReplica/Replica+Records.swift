@@ -82,7 +82,7 @@ extension Replica {
     /// Ids of deleted records of an entity (they can be restored).
     public func deletedIDs(_ entityName: String) throws -> [String] {
         let t = logTable(try entity(entityName))
-        return try db.cached("SELECT id FROM \(t.gone) WHERE \(LogTable.isWritten(0)) AND cl % 2 = 0 ORDER BY id").rows { $0.text(0) ?? "" }
+        return try db.cached("SELECT id FROM \(t.gone) WHERE cl > 0 AND cl % 2 = 0 ORDER BY id").rows { $0.text(0) ?? "" }
     }
 
     /// The reference fields of `record` that point at a record that does not exist or was
@@ -228,7 +228,8 @@ extension Replica {
         let t = logTable(e)
         var out: [String: Value] = [:]
         _ = try db.cached(t.selectByID).first([.text(id)]) { row in
-            for (i, f) in t.fields.enumerated() where !row.isNull(t.registerColumn(i + 1) + 3) {
+            let registers = row.registerRow(at: LogTable.registerColumn, count: t.registers.count)
+            for (i, f) in t.fields.enumerated() where registers?.decoded(i + 1) != nil {
                 let v = row.value(t.valueColumn(i))
                 if !v.isNull { out[f.name] = v }
             }

@@ -277,19 +277,58 @@ public final class Replica {
     private func stampPendingInTransaction() throws -> Int {
         guard try hasPending() else { return 0 }
         let clock = nextClock()
-        let pushed = try meta("push.seq").integer ?? 0
         var top = lastSeq
-        for t in logTables {
-            for stamp in t.stamp {
-                try db.cached(stamp).run([.integer(clock.int64), .integer(top), .integer(pushed)])
-                top += Int64(db.changes)
-            }
-        }
+        try clockPending(numbered: false, clock: clock, top: &top)
         let stamped = Int(top - lastSeq)
         try noteSeen(origin: replicaID, clock: clock)
         try saveClock()
         try saveSeq(top)
         return stamped
+    }
+
+    /// Clocks the rows with a pending register (SPEC.md §4, "Stamping"): with `numbered` those a
+    /// capture trigger of this transaction numbered (`wseq`), each keeping that number; otherwise
+    /// the others (written by another program), numbered after `top`, by entity, live rows first,
+    /// then id. Each pending register gets `clock`, origin this replica and its record's number
+    /// (``RegisterRules``); `top` ends at the last number used.
+    func clockPending(numbered: Bool, clock: HLC, top: inout Int64) throws {
+        let pushed = try meta("push.seq").integer ?? 0
+        for t in logTables {
+            for (table, select) in zip(t.tables, t.pendingRows) {
+                var rows: [(rowid: Int64, slots: [StoredRegister]?, cl: Int64, seq: Int64?, t: Int64?, pend: Int64, wseq: Int64?)] = []
+                try db.cached(select).each(binding: { $0.bind(numbered ? 1 : 0, at: 1) }) { s in
+                    var slots = [StoredRegister](repeating: .empty, count: t.registers.count)
+                    let ok = s.withBlob(5) { $0.map { RegisterBlob.decode($0, into: &slots) } ?? true }
+                    rows.append((s.int64(0), ok ? slots : nil, s.int64(1), s.optionalInt64(2), s.optionalInt64(3), s.int64(4),
+                                 s.optionalInt64(6)))
+                }
+                let update = try db.cached("UPDATE \(table) SET seq = ?1, t = ?2, pend = 0, wseq = NULL, regs = ?3 WHERE rowid = ?4")
+                var blob: [UInt8] = []
+                for r in rows {
+                    guard var slots = r.slots else {
+                        throw ReplicaError(.badFile, "\(path): a record of \(t.entity.name) has damaged registers (corrupt regs blob); "
+                            + "run `kmk-sync check` and restore the file from a backup")
+                    }
+                    let reference = r.t ?? clock.int64
+                    RegisterRules.write(&slots, t: reference, oldSeq: r.seq, written: r.pend, clock: clock.int64, mark: pushed,
+                                        deletion: r.pend & 1 != 0 && r.cl > 0 && r.cl % 2 == 0)
+                    RegisterBlob.encode(slots, into: &blob)
+                    let seq: Int64
+                    if let w = r.wseq {
+                        seq = w
+                    } else {
+                        top += 1
+                        seq = top
+                    }
+                    try update.run { s in
+                        s.bind(seq, at: 1)
+                        s.bind(reference, at: 2)
+                        s.bind(blob: blob, at: 3)
+                        s.bind(r.rowid, at: 4)
+                    }
+                }
+            }
+        }
     }
 
     /// The highest local sequence number ever issued (0 when none). Sequence numbers are never
@@ -326,13 +365,15 @@ public final class Replica {
         if db.inTransaction { return try body() }
         do {
             return try db.transaction {
-                // The triggers stamp what the body writes with this clock and the following
-                // sequence numbers, one per record written (SPEC.md §4).
+                // The triggers number what the body writes with the following sequence numbers,
+                // one per record written, and it is clocked with this clock (SPEC.md §4).
                 let clock = nextClock()
                 try db.cached("INSERT INTO kmk_stamp (k, hlc, seq, pushed) VALUES (0, ?, ?, ?)")
                     .run([.integer(clock.int64), .integer(lastSeq), .integer(try meta("push.seq").integer ?? 0)])
                 let result = try body()
-                let seq = try db.cached("SELECT seq FROM kmk_stamp").first { $0.int64(0) } ?? lastSeq
+                var seq = try db.cached("SELECT seq FROM kmk_stamp").first { $0.int64(0) } ?? lastSeq
+                // The registers the triggers marked pending, with this clock and their numbers.
+                if seq > lastSeq { try clockPending(numbered: true, clock: clock, top: &seq) }
                 try db.cached("DELETE FROM kmk_stamp").run()
                 if seq > lastSeq {
                     try noteSeen(origin: replicaID, clock: clock)

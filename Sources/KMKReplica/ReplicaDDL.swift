@@ -5,10 +5,9 @@ import KMKModel
 /// are not alive and the triggers that capture every write into it (``LogTable``).
 ///
 /// Capture works the same whoever writes: kmk-sync itself, the `sqlite3` shell or a GUI. A trigger
-/// marks the written registers *pending* (no clock, sequence number -1, the record's `seq` NULL);
-/// kmk-sync gives pending records a clock and a sequence number at the end of its own write
-/// transactions and whenever it opens the file (``Replica/stampPending()``). See SPEC.md, "Change
-/// capture".
+/// marks the written registers *pending* (their bits in `pend`); kmk-sync gives pending records a
+/// clock and a sequence number at the end of its own write transactions and whenever it opens
+/// the file (``Replica/stampPending()``). See SPEC.md, "Change capture".
 enum ReplicaDDL {
     /// The `format` value in `kmk_meta` that marks a file as a replica.
     static let format = "kmk-sync-replica"
@@ -27,9 +26,10 @@ enum ReplicaDDL {
     /// layout 1 (one `kmk_clock` row per field), files with 2 the uncompressed clock rows, files
     /// with 3 the compact clock rows of layout 4 but the ledger keyed by text, files with 4 the
     /// clock rows in `kmk_<entity>_clock` beside the records' rows, files with 5 the registers in
-    /// the records' rows but the ledger a rowid table with its key a unique index; all are
-    /// migrated when opened (``Replica/migrate(from:)``).
-    static let logLayout: Int64 = 6
+    /// the records' rows but the ledger a rowid table with its key a unique index, files with 6
+    /// four columns per register in the records' rows; all are migrated when opened
+    /// (``Replica/migrate(from:)``).
+    static let logLayout: Int64 = 7
 
     /// The stamp of a kmk-sync write transaction in progress (SPEC.md §4); empty otherwise.
     static let stampTable = """

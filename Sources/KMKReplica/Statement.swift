@@ -89,6 +89,12 @@ final class Statement {
 
     func bindNull(at index: Int32) { sqlite3_bind_null(handle, index) }
 
+    /// Binds a blob, copied by SQLite; NULL when empty.
+    func bind(blob bytes: [UInt8], at index: Int32) {
+        guard !bytes.isEmpty else { return bindNull(at: index) }
+        bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), kmk_sqlite_transient()) }
+    }
+
     /// Runs a query and maps each row.
     func rows<T>(_ values: [Value] = [], _ map: (Statement) throws -> T) throws -> [T] {
         reset()
@@ -132,4 +138,12 @@ final class Statement {
     }
 
     func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+
+    /// Column `i`'s bytes as a blob (nil when NULL), valid only inside `body`.
+    func withBlob<T>(_ i: Int32, _ body: (UnsafeRawBufferPointer?) -> T) -> T {
+        guard sqlite3_column_type(handle, i) != SQLITE_NULL else { return body(nil) }
+        let p = sqlite3_column_blob(handle, i)
+        let n = Int(sqlite3_column_bytes(handle, i))
+        return body(UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : n))
+    }
 }

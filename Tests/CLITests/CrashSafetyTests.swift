@@ -418,9 +418,9 @@ final class CrashRun {
                          inflightSeq: v["push.inflight_seq"].flatMap { Int64($0) }, cursor: v["pull.cursor"])
     }
 
-    /// Every record's sequence number in a replica's change log (in each entity's table and its
-    /// table of records that are not alive, SPEC.md §2).
-    static let logSeqs = Schema.current.entities.map { "SELECT seq FROM \($0.name) UNION ALL SELECT seq FROM kmk_\($0.name)_gone" }
+    /// Every record's sequence number and pending registers in a replica's change log (in each
+    /// entity's table and its table of records that are not alive, SPEC.md §2).
+    static let logSeqs = Schema.current.entities.map { "SELECT seq, pend FROM \($0.name) UNION ALL SELECT seq, pend FROM kmk_\($0.name)_gone" }
         .joined(separator: " UNION ALL ")
 
     /// Integrity of a replica file, its change log, its push and pull state, and that state
@@ -429,7 +429,7 @@ final class CrashRun {
     func check(_ r: ReplicaFile, context: String) throws -> PushState {
         let lines = try timed("check") { try sql(r.path, """
             SELECT 'ic=' || integrity_check FROM pragma_integrity_check;
-            SELECT 'pending=' || count(*) FROM (\(Self.logSeqs)) WHERE seq IS NULL;
+            SELECT 'pending=' || count(*) FROM (\(Self.logSeqs)) WHERE pend > 0;
             SELECT 'dupseq=' || (count(seq) - count(DISTINCT seq)) FROM (\(Self.logSeqs));
             SELECT 'maxseq=' || coalesce(max(seq), 0) FROM (\(Self.logSeqs));
             SELECT key || '=' || value FROM kmk_meta WHERE key IN

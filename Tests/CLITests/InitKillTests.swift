@@ -131,7 +131,7 @@ struct InitKillTests {
         print("killed import: seed \(Self.seed), kills spread over \(span) µs: \(outcomes.none) left none, \(outcomes.all) left all")
     }
 
-    @Test("a replica killed while it migrates from layout 2 stays layout 2 or is whole layout 6; opening it again loses nothing")
+    @Test("a replica killed while it migrates from layout 2 stays layout 2 or is whole layout 7; opening it again loses nothing")
     func killedMigration() throws {
         let cli = try CLI()
         defer { cli.remove() }
@@ -160,12 +160,12 @@ struct InitKillTests {
                                        after: UInt32.random(in: 0...span, using: &rng))
             #expect(try SQLiteShell.integrity(cli.path(name)) == "ok", "seed \(Self.seed), run \(i)")
             let found = try layout(name)
-            #expect(found == "2" || found == "6", "seed \(Self.seed), run \(i): log_layout '\(found)' after a kill")
+            #expect(found == "2" || found == "7", "seed \(Self.seed), run \(i): log_layout '\(found)' after a kill")
             if !killed { outcomes.finished += 1 } else if found == "2" { outcomes.old += 1 } else { outcomes.new += 1 }
             let export = try cli.run("export", "--include-local", "--replica", name)
             #expect(export.status == 0, "seed \(Self.seed), run \(i): \(export.stderr)")
             #expect(export.stdout == expected, "seed \(Self.seed), run \(i): the records differ from the layout-2 build's export")
-            #expect(try layout(name) == "6")
+            #expect(try layout(name) == "7")
             try Self.expectClocks(of: cli.run("log", "--json", "--limit", "100000", "--replica", name).stdout,
                                   as: Self.layout2.appendingPathComponent("0484-layout2.log.jsonl"), "seed \(Self.seed), run \(i)")
             // The ledger as the layout-3 build listed the same entries (Fixtures/layout3/README.md).
@@ -174,7 +174,7 @@ struct InitKillTests {
             #expect(check.status == 0, "seed \(Self.seed), run \(i): \(check.stdout) \(check.stderr)")
         }
         print("killed migration: seed \(Self.seed), kills spread over \(span) µs: \(outcomes.old) left layout 2, "
-            + "\(outcomes.new) left layout 6, \(outcomes.finished) had finished")
+            + "\(outcomes.new) left layout 7, \(outcomes.finished) had finished")
     }
 
     @Test("three commands opening one layout-2 file at once: one migrates it, the others find it migrated")

@@ -12,7 +12,9 @@ import Testing
 /// edit from the sqlite3 shell left pending. The layout-2 fixture (absolute clocks in each clock
 /// row) is that file opened by the layout-2 build, with more edits (Fixtures/layout2/README.md);
 /// the layout-3 fixture (the old ledger) and the layout-4 fixture (clock rows beside the records'
-/// rows, with pending edits of every kind) were made the same way by their builds.
+/// rows, with pending edits of every kind) were made the same way by their builds, and so were
+/// the layout-5 and layout-6 fixtures (four columns per register in the records' own rows), whose
+/// registers a test here decodes from the layout-7 blob by SPEC.md §2's rules.
 @Suite("Change-log layout migration")
 struct LayoutMigrationTests {
     static let fixtures = PackageDirectory.url("Fixtures/layout1")
@@ -103,7 +105,7 @@ struct LayoutMigrationTests {
         }
     }
 
-    @Test("a layout-1 file opens as layout 6 with every record, change, ledger entry and push state kept")
+    @Test("a layout-1 file opens as layout 7 with every record, change, ledger entry and push state kept")
     func migratesFixture() throws {
         let dir = try TempDir()
         let path = dir.path("old.kmk")
@@ -117,7 +119,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-27T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(6))
+        #expect(try r.meta("log_layout") == .integer(7))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name = 'kmk_clock'") == ["0"])
         #expect(try self.ledger(r) == ledger)
         #expect(try r.check().filter { !$0.ok }.map(\.detail) == [])
@@ -148,12 +150,12 @@ struct LayoutMigrationTests {
         // Opening again changes nothing more.
         let after = r.path
         r = try Replica.open(at: after, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(6))
+        #expect(try r.meta("log_layout") == .integer(7))
         r.close()
         try expectCurrentSchema(path, in: dir)
     }
 
-    @Test("a layout-2 file opens as layout 6 with every record, change, clock, ledger entry and push state kept")
+    @Test("a layout-2 file opens as layout 7 with every record, change, clock, ledger entry and push state kept")
     func migratesLayout2Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 2, into: dir)
@@ -166,7 +168,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-28T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(6))
+        #expect(try r.meta("log_layout") == .integer(7))
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout2%'") == ["0"])
         #expect(try self.ledger(r) == ledger)
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
@@ -179,9 +181,9 @@ struct LayoutMigrationTests {
             let p = row.split(separator: "|").map(String.init)
             #expect(after[p[0]] == p[1], "venue \(p[0]) keeps sequence number \(p[1])")
         }
-        // The encoding is in use: registers written with their record's first clock store 0, and
-        // a number equal to the record's is not stored.
-        #expect(try query(path, "SELECT count(*) FROM venue WHERE h0 = 0 AND q0 IS NULL").first.flatMap { Int($0) } ?? 0 > 0)
+        // The encoding is in use: a lifecycle written with its record's first clock and number
+        // stores one flag byte (`h` 0, nothing else).
+        #expect(try query(path, "SELECT count(*) FROM venue WHERE substr(regs, 1, 1) = x'01'").first.flatMap { Int($0) } ?? 0 > 0)
 
         let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout2.export-local.json"), encoding: .utf8)
         #expect(try r.export(includeLocal: true).encoded() == export)
@@ -202,12 +204,12 @@ struct LayoutMigrationTests {
         r.close()
 
         r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(6))
+        #expect(try r.meta("log_layout") == .integer(7))
         r.close()
         try expectCurrentSchema(path, in: dir)
     }
 
-    @Test("a layout-3 file opens as layout 6: the ledger moves to site numbers, an origin it alone names gets one, the registers keep their columns")
+    @Test("a layout-3 file opens as layout 7: the ledger moves to site numbers, an origin it alone names gets one, the registers keep their columns")
     func migratesLayout3Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 3, into: dir)
@@ -228,7 +230,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-29T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(6))
+        #expect(try r.meta("log_layout") == .integer(7))
         #expect(try self.ledger(r) == ledger)
         #expect(try query(path, "SELECT count(*) FROM kmk_site WHERE replica = '\(stranger)'") == ["1"])
         #expect(try query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%layout3%' OR name = 'kmk_ledger_time'") == ["0"])
@@ -254,7 +256,7 @@ struct LayoutMigrationTests {
         r.close()
     }
 
-    @Test("a layout-4 file opens as layout 6: each register moves into its record's row as it was, the sqlite3 shell's pending edits are clocked, and capture, push and the ledger carry on")
+    @Test("a layout-4 file opens as layout 7: each register moves into its record's row as it was, the sqlite3 shell's pending edits are clocked, and capture, push and the ledger carry on")
     func migratesLayout4Fixture() throws {
         let dir = try TempDir()
         let (path, fixtures) = try copyFixture(layout: 4, into: dir)
@@ -269,7 +271,7 @@ struct LayoutMigrationTests {
 
         let clock = ManualClock("2026-11-30T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(6))
+        #expect(try r.meta("log_layout") == .integer(7))
         // Every record that was not pending has the registers it had; the pending ones were
         // clocked when the file was opened (the log below checks them).
         let rows = try Self.registerRows(path)
@@ -303,27 +305,33 @@ struct LayoutMigrationTests {
         r.close()
     }
 
-    @Test("a layout-5 file opens as layout 6: the ledger keeps every entry and its number in its new table, registers and pending edits are kept, and new conflicts are numbered after the old")
-    func migratesLayout5Fixture() throws {
+    /// The fixtures of layouts 5 and 6 (registers as columns of the records' rows): the ledger
+    /// entries they hold and the last number issued (`ledger.n`; layout 6 skips numbers).
+    static let rowLayouts: [(layout: Int, held: Int, last: Int64)] = [(5, 5, 5), (6, 7, 12)]
+
+    @Test("a layout-5 or layout-6 file opens as layout 7: the ledger keeps every entry and its number, each register becomes its slot of the blob as it was, pending edits are kept and clocked, and new conflicts are numbered after the old",
+          arguments: [0, 1])
+    func migratesRowLayoutFixture(_ k: Int) throws {
+        let (layout, held, last) = Self.rowLayouts[k]
         let dir = try TempDir()
-        let (path, fixtures) = try copyFixture(layout: 5, into: dir)
+        let (path, fixtures) = try copyFixture(layout: layout, into: dir)
         let pushed = try pushMark(path)
         let pendingIDs = Set(try query(path, "SELECT id FROM venue WHERE seq IS NULL UNION ALL SELECT id FROM kmk_venue_gone WHERE seq IS NULL"))
         let pending = try rowRegisters(path) { "q\($0) = -1" }
         let unpushed = try rowRegisters(path) { Self.unpushed($0, pushed: pushed) }
-        let rowsBefore = try Self.registerRows(path)
+        let rowsBefore = try Self.layout6Rows(path)
         let ledger = try query(path, "SELECT * FROM kmk_ledger ORDER BY n")
         let listed = try #require(try JSONSerialization.jsonObject(
-            with: Data(contentsOf: fixtures.appendingPathComponent("0484-layout5.conflicts.jsonl"))) as? [[String: Any]])
-        #expect(pendingIDs.count == 4 && pending.count > 4 && unpushed.count > pending.count && ledger.count == 5 && listed.count == 5,
+            with: Data(contentsOf: fixtures.appendingPathComponent("0484-layout\(layout).conflicts.jsonl"))) as? [[String: Any]])
+        #expect(pendingIDs.count == 4 && pending.count > 4 && unpushed.count > pending.count && ledger.count == held && listed.count == held,
                 "the fixture covers these cases")
 
         let clock = ManualClock("2026-12-07T08:00:00Z")
         var r = try Replica.open(at: path, now: clock.clock)
-        #expect(try r.meta("log_layout") == .integer(6))
+        #expect(try r.meta("log_layout") == .integer(7))
         try expectCurrentSchema(path, in: dir)
         #expect(try query(path, "SELECT * FROM kmk_ledger ORDER BY n") == ledger)
-        #expect(try r.meta("ledger.n") == .integer(5))
+        #expect(try r.meta("ledger.n") == .integer(last))
         // The listing is the old build's, in its order.
         let entries = try r.conflicts(since: nil)
         #expect(entries.map { "\($0.entity)|\($0.id)|\($0.field)|\($0.winner.clock)|\($0.loser.clock)|\($0.loser.origin)" }
@@ -336,12 +344,12 @@ struct LayoutMigrationTests {
         #expect(rows.count == rowsBefore.count)
         #expect(Self.settled(rows, except: pendingIDs) == Self.settled(rowsBefore, except: pendingIDs))
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
-        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout5.export-local.json"), encoding: .utf8)
+        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout\(layout).export-local.json"), encoding: .utf8)
         #expect(try r.export(includeLocal: true).encoded() == export)
-        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout5.log.jsonl"), pending: pending, openedAt: clock)
+        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout\(layout).log.jsonl"), pending: pending, openedAt: clock)
         try expectNextPush(of: r, is: unpushed)
 
-        // A new conflict is entry 6, listed last; the same conflict again adds nothing.
+        // A new conflict takes the next number, listed last; the same conflict again adds nothing.
         let venue = try #require(try r.records("venue").first).id
         try r.update("venue", id: venue, fields: ["staff_count": .integer(4343)])
         let stranger = "99999999-0000-4000-8000-000000000000"
@@ -349,8 +357,8 @@ struct LayoutMigrationTests {
                           clock: HLC(millis: clock.millis - 86_400_000, counter: 0), origin: stranger, municipality: "0484")
         #expect(try r.apply([lost]).conflicts.count == 1)
         #expect(try r.apply([lost]).conflicts.isEmpty)
-        #expect(try query(path, "SELECT n, pk, field, lose_val FROM kmk_ledger WHERE n > 5") == ["6|\(venue)|staff_count|5"])
-        #expect(try r.meta("ledger.n") == .integer(6))
+        #expect(try query(path, "SELECT n, pk, field, lose_val FROM kmk_ledger WHERE n > \(last)") == ["\(last + 1)|\(venue)|staff_count|5"])
+        #expect(try r.meta("ledger.n") == .integer(last + 1))
         #expect(try r.conflicts(since: nil).last.map { "\($0.id)|\($0.field)|\($0.loser.value)" } == "\(venue)|staff_count|5")
         r.close()
         r = try Replica.open(at: path, now: clock.clock)
@@ -418,9 +426,80 @@ struct LayoutMigrationTests {
         }
     }
 
+    /// The same rows of a file of layout 7, read from the records' own rows in the entity's table
+    /// and in `kmk_<entity>_gone`, their `regs` blob decoded here by SPEC.md §2's rules (not by
+    /// kmk-sync's code) into layout 4's columns: a pending register (its bit of `pend` set) as no
+    /// clock, site 0, its base (the clock its slot holds, else its slot's base) and -1, and a
+    /// record with one as no number, each of its other registers with its own.
+    static func registerRows(_ path: String) throws -> [String] {
+        try Schema.current.entities.flatMap { e in
+            let count = 1 + e.syncedFields.count
+            return try sqlite3Shell(path, """
+                SELECT id, cl, seq, t, pend, hex(regs) FROM \(e.name) UNION ALL SELECT id, cl, seq, t, pend, hex(regs) FROM kmk_\(e.name)_gone
+                ORDER BY id
+                """).stdout.split(separator: "\n").map { line in
+                let p = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+                let pend = Int64(p[4])!
+                var slots = try #require(Self.slots(hex: p[5], count: count), "\(e.name) \(p[0]): regs \(p[5]) cannot be read")
+                var seq = p[2]
+                if pend != 0 {
+                    seq = ""
+                    for i in slots.indices {
+                        if pend & (1 << Int64(i)) != 0 {
+                            slots[i] = [nil, 0, slots[i][0] ?? slots[i][2], -1]
+                        } else if slots[i][0] != nil, slots[i][3] == nil {
+                            slots[i][3] = Int64(p[2])
+                        }
+                    }
+                }
+                let registers = slots.flatMap { $0.map { $0.map(String.init) ?? "" } }
+                return (["kmk_\(e.name)_clock", p[0], p[1], seq, p[3]] + registers).joined(separator: "|")
+            }
+        }
+    }
+
+    /// A `regs` blob (as hex) decoded by SPEC.md §2: per register a flag byte (1 h present, 2 h
+    /// non-zero and follows, 4 s follows, 8 b follows, 16 q follows) and zigzag varints; the
+    /// registers after the blob's end never written. Each register as [h, s, b, q]; nil when malformed.
+    static func slots(hex: String, count: Int) -> [[Int64?]]? {
+        var bytes: [UInt8] = []
+        var chars = Array(hex.utf8)[...]
+        while chars.count >= 2 {
+            guard let byte = UInt8(String(decoding: chars.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+            chars = chars.dropFirst(2)
+        }
+        var k = 0
+        func varint() -> Int64? {
+            var u: UInt64 = 0, shift: UInt64 = 0
+            while k < bytes.count, shift < 64 {
+                let b = bytes[k]
+                k += 1
+                u |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1) }
+                shift += 7
+            }
+            return nil
+        }
+        var out: [[Int64?]] = []
+        while k < bytes.count {
+            let flags = bytes[k]
+            k += 1
+            var r: [Int64?] = [nil, 0, nil, nil]
+            if flags & 1 != 0 { r[0] = 0 }
+            if flags & 2 != 0 { guard let v = varint() else { return nil }; r[0] = v }
+            if flags & 4 != 0 { guard let v = varint() else { return nil }; r[1] = v }
+            if flags & 8 != 0 { guard let v = varint() else { return nil }; r[2] = v }
+            if flags & 16 != 0 { guard let v = varint() else { return nil }; r[3] = v }
+            out.append(r)
+        }
+        guard out.count <= count else { return nil }
+        return out + Array(repeating: [nil, 0, nil, nil], count: count - out.count)
+    }
+
     /// The same rows of a file of layout 5 or 6, read from the records' own rows in the entity's table and
     /// in `kmk_<entity>_gone` (the columns and their encoding are layout 4's).
-    static func registerRows(_ path: String) throws -> [String] {
+    static func layout6Rows(_ path: String) throws -> [String] {
         try Schema.current.entities.flatMap { e in
             let registers = ([0] + e.syncedFields.map(\.number)).flatMap { ["h\($0)", "s\($0)", "b\($0)", "q\($0)"] }
             let columns = (["id", "cl", "seq", "t"] + registers).joined(separator: ", ")

@@ -1,0 +1,127 @@
+/// A register's state as a row stores it (SPEC.md §2): `h` the clock of its winning write minus
+/// the row's reference clock `t` (nil: never clocked), `s` its origin site (0: this replica), `b`
+/// the clock that write overwrote minus `t` (nil: none) and `q` its sequence number when that is
+/// not its record's (nil: the record's).
+struct StoredRegister: Equatable {
+    var h: Int64?
+    var s: Int64 = 0
+    var b: Int64?
+    var q: Int64?
+
+    /// A register never written.
+    static let empty = StoredRegister()
+}
+
+/// The `regs` column of a record's row (log layout 7, SPEC.md §2): its registers' stored states in
+/// register order, each as one flag byte and the values it announces as zigzag varints. Pure.
+///
+/// Flag bits: 1 `h` is present, 2 `h` is not 0 and follows, 4 `s` follows (it is not 0), 8 `b`
+/// follows, 16 `q` follows; the values follow in that order. The registers after the last one
+/// with a non-zero flag are left out (they were never written), so a NULL or empty blob is a record
+/// with no register written, and a register added to the schema later reads as never written.
+enum RegisterBlob {
+    /// Decodes `bytes` into `out`, which holds one register per register of the entity: those
+    /// the blob does not reach are left as they are. Returns false when the blob is malformed
+    /// (an unknown flag, a value cut short, or more registers than `out` holds, unless `grow`).
+    static func decode(_ bytes: UnsafeRawBufferPointer, into out: inout [StoredRegister], grow: Bool = false) -> Bool {
+        var reader = Reader(bytes: bytes)
+        var i = 0
+        while reader.offset < bytes.count {
+            if i == out.count {
+                guard grow, i < 64 else { return false }
+                out.append(.empty)
+            }
+            let flags = bytes[reader.offset]
+            reader.offset += 1
+            guard flags & ~31 == 0 else { return false }
+            var r = StoredRegister.empty
+            if flags & 1 != 0 {
+                if flags & 2 != 0 {
+                    guard let v = reader.next() else { return false }
+                    r.h = v
+                } else {
+                    r.h = 0
+                }
+            } else if flags & 2 != 0 {
+                return false
+            }
+            if flags & 4 != 0 {
+                guard let v = reader.next() else { return false }
+                r.s = v
+            }
+            if flags & 8 != 0 {
+                guard let v = reader.next() else { return false }
+                r.b = v
+            }
+            if flags & 16 != 0 {
+                guard let v = reader.next() else { return false }
+                r.q = v
+            }
+            out[i] = r
+            i += 1
+        }
+        return true
+    }
+
+    /// Decodes a blob of an entity with `count` registers; nil when it is malformed.
+    static func decode(_ bytes: [UInt8], count: Int) -> [StoredRegister]? {
+        var out = [StoredRegister](repeating: .empty, count: count)
+        let ok = bytes.withUnsafeBytes { decode($0, into: &out) }
+        return ok ? out : nil
+    }
+
+    /// Encodes `registers` into `out` (replacing what it held); empty when none was written.
+    static func encode(_ registers: [StoredRegister], into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        var end = 0
+        for r in registers {
+            var flags: UInt8 = 0
+            if let h = r.h { flags |= h == 0 ? 1 : 3 }
+            if r.s != 0 { flags |= 4 }
+            if r.b != nil { flags |= 8 }
+            if r.q != nil { flags |= 16 }
+            out.append(flags)
+            if let h = r.h, h != 0 { append(h, to: &out) }
+            if r.s != 0 { append(r.s, to: &out) }
+            if let b = r.b { append(b, to: &out) }
+            if let q = r.q { append(q, to: &out) }
+            if flags != 0 { end = out.count }
+        }
+        out.removeLast(out.count - end)
+    }
+
+    static func encode(_ registers: [StoredRegister]) -> [UInt8] {
+        var out: [UInt8] = []
+        encode(registers, into: &out)
+        return out
+    }
+
+    /// Appends `v` zigzag-encoded as a little-endian base-128 varint.
+    static func append(_ v: Int64, to out: inout [UInt8]) {
+        var u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+        while u >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: u) | 0x80)
+            u >>= 7
+        }
+        out.append(UInt8(u))
+    }
+
+    private struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
+
+        /// The next zigzag varint; nil when the blob ends inside it or it is longer than 10 bytes.
+        mutating func next() -> Int64? {
+            var u: UInt64 = 0
+            var shift: UInt64 = 0
+            while offset < bytes.count, shift < 70 {
+                let byte = bytes[offset]
+                offset += 1
+                u |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+                shift += 7
+            }
+            return nil
+        }
+    }
+}
