@@ -77,12 +77,18 @@ private let kmkReg: @convention(c) (OpaquePointer?, Int32, Arguments) -> Void = 
 
 private let kmkWrite: @convention(c) (OpaquePointer?, Int32, Arguments) -> Void = { ctx, _, argv in
     let written = int(argv, 3)
-    let top = written == 0 ? 0 : 64 - written.leadingZeroBitCount
-    guard var slots = registers(ctx, argv, 0, count: top) else { return }
     let clock = int(argv, 4)
-    RegisterRules.write(&slots, t: optionalInt(argv, 1) ?? clock, oldSeq: optionalInt(argv, 2), written: written, clock: clock,
-                        mark: int(argv, 5))
-    result(ctx, slots)
+    let v = argv![0]
+    let p = sqlite3_value_type(v) == SQLITE_NULL ? nil : sqlite3_value_blob(v)
+    let bytes = UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : Int(sqlite3_value_bytes(v)))
+    withUnsafeTemporaryAllocation(byteCount: RegisterBlob.rewriteCapacity(bytes.count, written: written), alignment: 1) { out in
+        guard let n = RegisterBlob.rewrite(bytes, into: out, t: optionalInt(argv, 1) ?? clock, oldSeq: optionalInt(argv, 2), written: written,
+                                           clock: clock, mark: int(argv, 5)) else {
+            return sqlite3_result_error(ctx, "corrupt register blob (regs); run kmk-sync check", -1)
+        }
+        if n == 0 { return sqlite3_result_null(ctx) }
+        sqlite3_result_blob(ctx, out.baseAddress, Int32(n), kmk_sqlite_transient())
+    }
 }
 
 private let kmkCarry: @convention(c) (OpaquePointer?, Int32, Arguments) -> Void = { ctx, _, argv in

@@ -17,6 +17,8 @@ struct DirectCapture {
     private var statements: [Shape: Statement] = [:]
     /// Whether the last record ``update(_:id:_:)`` looked up had a live row.
     private var lastFound = true
+    /// The one-statement update (``LogTable/directCleanUpdate(given:)``) of the last shape that had one.
+    private var lastClean: (entity: Int, mask: [Bool], statement: Statement)?
 
     private struct Shape: Hashable {
         enum Kind { case insert, compare, update, cleanUpdate }
@@ -46,14 +48,25 @@ struct DirectCapture {
     /// changes. Returns whether a given value differed from the record's, nil when the record
     /// has no live row.
     mutating func update(_ t: LogTable, id: String, _ given: [Value?]) throws -> Bool? {
-        let mask = given.map { $0 != nil }
         // The usual case first: a record found by the last look-up makes the next one likely
         // found too (an import updates runs of known records), so a record with nothing pending
         // whose given fields (at least one) are all synced is written in one statement that
         // finds, compares and writes it; it writes nothing when the record is missing, unchanged
-        // or has a pending register.
-        if lastFound, mask.contains(true), mask.indices.allSatisfy({ !mask[$0] || !t.localOnly[$0] }) {
-            let row = try statement(t.number, .cleanUpdate, mask) { t.directCleanUpdate(given: mask) }
+        // or has a pending register. (The statement of the last record's shape is reused without
+        // building the shape, the usual case in a file of records of one kind.)
+        var clean: Statement?
+        if lastFound, let last = lastClean, last.entity == t.number, last.mask.count == given.count,
+           given.indices.allSatisfy({ (given[$0] != nil) == last.mask[$0] }) {
+            clean = last.statement
+        } else if lastFound {
+            let mask = given.map { $0 != nil }
+            if mask.contains(true), mask.indices.allSatisfy({ !mask[$0] || !t.localOnly[$0] }) {
+                let row = try statement(t.number, .cleanUpdate, mask) { t.directCleanUpdate(given: mask) }
+                lastClean = (t.number, mask, row)
+                clean = row
+            }
+        }
+        if let row = clean {
             try row.run { s in
                 s.bind(clock, at: 1)
                 s.bind(seq + 1, at: 2)
@@ -66,6 +79,7 @@ struct DirectCapture {
                 return true
             }
         }
+        let mask = given.map { $0 != nil }
         // The row's rowid, registers and, for each given field, whether the new value differs
         // (SQL's IS NOT, as the update trigger compares); the update then finds the row by rowid.
         let compare = try statement(t.number, .compare, mask) {

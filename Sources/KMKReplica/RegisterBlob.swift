@@ -106,7 +106,7 @@ enum RegisterBlob {
         out.append(UInt8(u))
     }
 
-    private struct Reader {
+    struct Reader {
         let bytes: UnsafeRawBufferPointer
         var offset = 0
 
@@ -122,6 +122,101 @@ enum RegisterBlob {
                 shift += 7
             }
             return nil
+        }
+    }
+}
+
+extension RegisterBlob {
+    /// ``RegisterRules/write(_:t:oldSeq:written:clock:mark:deletion:)`` (no deletion) on the bytes
+    /// of a blob, without decoding it into an array: the `kmk_write` SQL function runs it once per
+    /// row of an import. Writes into `out` (at least ``rewriteCapacity(_:written:)`` bytes) and
+    /// returns the length, or nil when the blob is malformed. A slot the rule leaves as it was is
+    /// copied byte for byte. (`RegisterBlobTests` compares it with the rule on random slots.)
+    static func rewrite(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, t: Int64, oldSeq: Int64?,
+                        written: Int64, clock: Int64, mark: Int64) -> Int? {
+        let rel = clock &- t
+        var reader = Reader(bytes: bytes)
+        var writer = Writer(out: out)
+        var end = 0
+        var i = 0
+        let top = written == 0 ? 0 : 64 - written.leadingZeroBitCount
+        while reader.offset < bytes.count || i < top {
+            let start = reader.offset
+            var old = StoredRegister.empty
+            var flags: UInt8 = 0
+            if reader.offset < bytes.count {
+                flags = bytes[reader.offset]
+                reader.offset += 1
+                guard flags & ~31 == 0, flags & 3 != 2 else { return nil }
+                if flags & 1 != 0 { old.h = 0 }
+                if flags & 2 != 0 { guard let v = reader.next() else { return nil }; old.h = v }
+                if flags & 4 != 0 { guard let v = reader.next() else { return nil }; old.s = v }
+                if flags & 8 != 0 { guard let v = reader.next() else { return nil }; old.b = v }
+                if flags & 16 != 0 { guard let v = reader.next() else { return nil }; old.q = v }
+            }
+            if RegisterRules.isSet(written, i) {
+                writer.put(StoredRegister(h: rel, s: 0, b: old.h != nil && old.h != rel ? old.h : old.b, q: nil))
+            } else if old.h != nil, let q = old.q ?? oldSeq, (q > mark) == (old.q != nil) {
+                // The number changes how it is stored: above the mark it becomes the record's,
+                // at or below it the record's old one is stored.
+                old.q = q > mark ? nil : q
+                writer.put(old)
+            } else {
+                writer.copy(bytes, start..<reader.offset)
+            }
+            if writer.last != 0 { end = writer.count }
+            i += 1
+        }
+        return end
+    }
+
+    /// The bytes ``rewrite(_:into:t:oldSeq:written:clock:mark:)`` may need for a blob of `count` bytes.
+    /// (Each slot it writes comes from a slot of at least one byte or a written register, of which
+    /// there are at most 63, and holds at most a flag byte and four 10-byte varints.)
+    static func rewriteCapacity(_ count: Int, written: Int64) -> Int { 41 * (count + 64) }
+
+    private struct Writer {
+        let out: UnsafeMutableRawBufferPointer
+        var count = 0
+        /// The flag byte of the last slot written.
+        var last: UInt8 = 0
+
+        mutating func put(_ r: StoredRegister) {
+            var flags: UInt8 = 0
+            if let h = r.h { flags |= h == 0 ? 1 : 3 }
+            if r.s != 0 { flags |= 4 }
+            if r.b != nil { flags |= 8 }
+            if r.q != nil { flags |= 16 }
+            byte(flags)
+            if let h = r.h, h != 0 { varint(h) }
+            if r.s != 0 { varint(r.s) }
+            if let b = r.b { varint(b) }
+            if let q = r.q { varint(q) }
+            last = flags
+        }
+
+        mutating func copy(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) {
+            guard !range.isEmpty else {
+                byte(0)
+                last = 0
+                return
+            }
+            for k in range { byte(bytes[k]) }
+            last = bytes[range.lowerBound]
+        }
+
+        private mutating func byte(_ b: UInt8) {
+            out[count] = b
+            count += 1
+        }
+
+        private mutating func varint(_ v: Int64) {
+            var u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+            while u >= 0x80 {
+                byte(UInt8(truncatingIfNeeded: u) | 0x80)
+                u >>= 7
+            }
+            byte(UInt8(u))
         }
     }
 }

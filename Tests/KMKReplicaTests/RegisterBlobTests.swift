@@ -80,6 +80,49 @@ struct RegisterBlobTests {
         #expect(pushed == [StoredRegister(h: 0, q: 40), StoredRegister(h: 500, b: 10)])
     }
 
+    @Test("kmk_write's byte-level rewrite of a blob gives the same bytes as the clocking rule on its decoded slots")
+    func rewriteMatchesRule() throws {
+        let seed = SplitMix64.seed(from: "KMK_BLOB_SEED")
+        print("register blob rewrite: seed \(seed) (replay with KMK_BLOB_SEED=\(seed))")
+        var rng = SplitMix64(seed: seed)
+        let t: Int64 = 1_000_000
+        for round in 0..<2_000 {
+            let count = Int.random(in: 1...30, using: &rng)
+            let clock = t + Int64.random(in: 0...5_000, using: &rng)
+            let mark = Int64.random(in: 0...100, using: &rng)
+            let oldSeq: Int64? = Int.random(in: 0..<8, using: &rng) == 0 ? nil : Int64.random(in: 0...120, using: &rng)
+            var slots = (0..<count).map { _ -> StoredRegister in
+                if Int.random(in: 0..<4, using: &rng) == 0 { return .empty }
+                let h: Int64? = Int.random(in: 0..<6, using: &rng) == 0 ? nil
+                    : [0, clock - t, Int64.random(in: -5_000...5_000, using: &rng)][Int.random(in: 0..<3, using: &rng)]
+                return StoredRegister(h: h, s: Int64.random(in: 0...3, using: &rng), b: Bool.random(using: &rng) ? Int64.random(in: -100...100, using: &rng) : nil,
+                                      q: Bool.random(using: &rng) ? Int64.random(in: 0...120, using: &rng) : nil)
+            }
+            var written: Int64 = 0
+            for i in 0..<min(count + 2, 62) where Int.random(in: 0..<4, using: &rng) == 0 { written |= 1 << Int64(i) }
+            let blob = RegisterBlob.encode(slots)
+            let rewritten = blob.withUnsafeBytes { bytes in
+                [UInt8](unsafeUninitializedCapacity: RegisterBlob.rewriteCapacity(blob.count, written: written)) { out, n in
+                    n = RegisterBlob.rewrite(bytes, into: UnsafeMutableRawBufferPointer(out), t: t, oldSeq: oldSeq, written: written,
+                                             clock: clock, mark: mark) ?? -1
+                }
+            }
+            let top = written == 0 ? 0 : 64 - written.leadingZeroBitCount
+            slots += Array(repeating: .empty, count: max(0, top - slots.count))
+            RegisterRules.write(&slots, t: t, oldSeq: oldSeq, written: written, clock: clock, mark: mark)
+            #expect(rewritten == RegisterBlob.encode(slots), "seed \(seed), round \(round)")
+        }
+        #expect(RegisterBlob.rewrite(UnsafeRawBufferPointer(start: nil, count: 0), into: .init(start: nil, count: 0), t: t, oldSeq: 1,
+                                     written: 0, clock: t, mark: 0) == 0)
+        let bad: [UInt8] = [0x01, 0x40]
+        let refused = bad.withUnsafeBytes { bytes in
+            withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { out in
+                RegisterBlob.rewrite(bytes, into: out, t: t, oldSeq: 1, written: 1, clock: t, mark: 0)
+            }
+        }
+        #expect(refused == nil)
+    }
+
     @Test("a deletion's base is the newest clock of the lifecycle and the registers not pending, other than the write's own")
     func deletionBase() {
         var slots = [StoredRegister(h: 50), StoredRegister(h: 300), StoredRegister(h: 900), StoredRegister(h: 500)]
