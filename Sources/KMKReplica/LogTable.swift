@@ -88,7 +88,8 @@ final class LogTable {
         hasPending = "SELECT 1 FROM \(live) WHERE \(Self.pending) UNION ALL SELECT 1 FROM \(gone) WHERE \(Self.pending) LIMIT 1"
         carryUnpushed = tables.map { "UPDATE \($0) SET regs = kmk_carry(regs, ?1) WHERE seq > ?1 AND pend = 0" }
         pendingRows = tables.map {
-            "SELECT rowid, cl, seq, t, pend, regs, wseq FROM \($0) WHERE \(Self.pending) AND (wseq IS NOT NULL) = ?1 ORDER BY id"
+            // By the partial index (the id index would scan every row to keep the order).
+            "SELECT rowid, cl, seq, t, pend, regs, wseq FROM \($0) INDEXED BY \($0)_pend WHERE \(Self.pending) AND (wseq IS NOT NULL) = ?1 ORDER BY id"
         }
         selectByID = select("c.id = ?1")
         selectAfter = select("c.seq > ?1 AND c.pend = 0", order: "seq")
