@@ -17,8 +17,11 @@ struct DirectCapture {
     private var statements: [Shape: Statement] = [:]
     /// Whether the last record ``update(_:id:_:)`` looked up had a live row.
     private var lastFound = true
-    /// The one-statement update (``LogTable/directCleanUpdate(given:)``) of the last shape that had one.
-    private var lastClean: (entity: Int, mask: [Bool], statement: Statement)?
+    /// The one-statement update (``LogTable/directCleanUpdate(given:)``) of the last shape that
+    /// had one: its entity, which fields it gives, and the statement.
+    private var lastCleanEntity = -1
+    private var lastCleanMask: [Bool] = []
+    private var lastClean: Statement?
 
     private struct Shape: Hashable {
         enum Kind { case insert, compare, update, cleanUpdate }
@@ -55,14 +58,13 @@ struct DirectCapture {
         // or has a pending register. (The statement of the last record's shape is reused without
         // building the shape, the usual case in a file of records of one kind.)
         var clean: Statement?
-        if lastFound, let last = lastClean, last.entity == t.number, last.mask.count == given.count,
-           given.indices.allSatisfy({ (given[$0] != nil) == last.mask[$0] }) {
-            clean = last.statement
+        if lastFound, lastCleanEntity == t.number, Self.sameShape(given, lastCleanMask) {
+            clean = lastClean
         } else if lastFound {
             let mask = given.map { $0 != nil }
             if mask.contains(true), mask.indices.allSatisfy({ !mask[$0] || !t.localOnly[$0] }) {
                 let row = try statement(t.number, .cleanUpdate, mask) { t.directCleanUpdate(given: mask) }
-                lastClean = (t.number, mask, row)
+                (lastCleanEntity, lastCleanMask, lastClean) = (t.number, mask, row)
                 clean = row
             }
         }
@@ -149,6 +151,13 @@ struct DirectCapture {
             s.bind(key, at: 4)
             _ = Self.bind(given, withNull: withNull, to: s, from: 5)
         }
+    }
+
+    /// Whether the values given are those of `mask` (without building a mask from them).
+    private static func sameShape(_ given: [Value?], _ mask: [Bool]) -> Bool {
+        guard given.count == mask.count else { return false }
+        for i in given.indices where (given[i] != nil) != mask[i] { return false }
+        return true
     }
 
     /// Binds the given values in field order from parameter `first` on, NULLs included or left

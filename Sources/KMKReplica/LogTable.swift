@@ -36,6 +36,8 @@ final class LogTable {
     let localOnly: [Bool]
     let required: [Bool]
     let references: [(position: Int, field: FieldSpec, target: String)]
+    /// Each field's position in the entity's fields, by name.
+    let positions: [String: Int]
 
     /// The live records' table (the entity's own) and the other records' table.
     let live: String
@@ -71,6 +73,7 @@ final class LogTable {
             if case .reference(let target) = entity.fields[i].kind { return (i, entity.fields[i], target) } else { return nil }
         }
         registers = [0] + fields.map(\.number)
+        positions = Dictionary(uniqueKeysWithValues: entity.fields.enumerated().map { ($1.name, $0) })
         live = entity.name
         gone = "kmk_\(entity.name)_gone"
         legacyClock = "kmk_\(entity.name)_clock"

@@ -35,7 +35,7 @@ extension Replica {
             while k < records.count, records[k].entity == name {
                 var given = [Value?](repeating: nil, count: e.fields.count)
                 for (field, value) in records[k].fields {
-                    let (i, v) = try checkField(e, field, value)
+                    let (i, v) = try checkField(e, field, value, at: t.positions[field])
                     given[i] = v
                 }
                 if mode == .replace {

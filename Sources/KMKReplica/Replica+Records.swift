@@ -157,8 +157,9 @@ extension Replica {
     }
 
     /// One field checked: its position in the entity's fields and its value in stored form.
-    func checkField(_ e: EntitySpec, _ name: String, _ value: Value) throws -> (position: Int, value: Value) {
-        guard let i = e.fields.firstIndex(where: { $0.name == name }) else {
+    /// `position` is the field's position when the caller knows it (``LogTable/positions``).
+    func checkField(_ e: EntitySpec, _ name: String, _ value: Value, at position: Int? = nil) throws -> (position: Int, value: Value) {
+        guard let i = position ?? e.fields.firstIndex(where: { $0.name == name }) else {
             throw ReplicaError(.invalidData, "\(e.name) has no field '\(name)'; its fields are: "
                 + e.fields.map(\.name).joined(separator: ", "))
         }

@@ -37,7 +37,7 @@ final class Statement {
         case .null: sqlite3_bind_null(handle, index)
         case .integer(let i): sqlite3_bind_int64(handle, index, i)
         case .real(let d): sqlite3_bind_double(handle, index, d)
-        case .text(let s): sqlite3_bind_text(handle, index, s, -1, kmk_sqlite_transient())
+        case .text(let s): bind(s, at: index)
         }
     }
 
@@ -48,7 +48,18 @@ final class Statement {
     func bind(unsafeText bytes: UnsafePointer<UInt8>, count: Int, at index: Int32) {
         bytes.withMemoryRebound(to: CChar.self, capacity: count) { sqlite3_bind_text(handle, index, $0, Int32(count), nil) }
     }
-    func bind(_ s: String, at index: Int32) { sqlite3_bind_text(handle, index, s, -1, kmk_sqlite_transient()) }
+
+    /// Binds text, copied by SQLite: from the string's own UTF-8 storage when it has one (no
+    /// NUL-terminated copy first, as passing the String as a C string makes).
+    func bind(_ s: String, at index: Int32) {
+        let bound = s.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            guard let base = utf8.baseAddress else { return false }
+            return base.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
+                sqlite3_bind_text(handle, index, $0, Int32(utf8.count), kmk_sqlite_transient())
+            } == SQLITE_OK
+        }
+        if bound != true { sqlite3_bind_text(handle, index, s, -1, kmk_sqlite_transient()) }
+    }
 
     /// Advances to the next row; false when done.
     func step() throws -> Bool {
