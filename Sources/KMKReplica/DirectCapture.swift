@@ -58,7 +58,8 @@ struct DirectCapture {
         // or has a pending register. (The statement of the last record's shape is reused without
         // building the shape, the usual case in a file of records of one kind.)
         var clean: Statement?
-        if lastFound, lastCleanEntity == t.number, Self.sameShape(given, lastCleanMask) {
+        if lastFound, lastCleanEntity == t.number, given.count == lastCleanMask.count,
+           lastCleanMask.withUnsafeBufferPointer({ mask in given.indices.allSatisfy { (given[$0] != nil) == mask[$0] } }) {
             clean = lastClean
         } else if lastFound {
             let mask = given.map { $0 != nil }
@@ -151,13 +152,6 @@ struct DirectCapture {
             s.bind(key, at: 4)
             _ = Self.bind(given, withNull: withNull, to: s, from: 5)
         }
-    }
-
-    /// Whether the values given are those of `mask` (without building a mask from them).
-    private static func sameShape(_ given: [Value?], _ mask: [Bool]) -> Bool {
-        guard given.count == mask.count else { return false }
-        for i in given.indices where (given[i] != nil) != mask[i] { return false }
-        return true
     }
 
     /// Binds the given values in field order from parameter `first` on, NULLs included or left

@@ -144,7 +144,9 @@ extension Replica {
                 throw ReplicaError(.invalidData, "'\(requested)' is not a valid id; ids are UUIDs like 3f1c…-…; leave it out to get a new one")
             }
             // A valid id is ASCII: only its letters A–F need lowering (usually there are none).
-            return requested.utf8.contains(where: { $0 >= 65 && $0 <= 70 }) ? requested.lowercased() : requested
+            let upper = requested.utf8.withContiguousStorageIfAvailable { $0.contains { $0 >= 65 && $0 <= 70 } }
+                ?? requested.utf8.contains { $0 >= 65 && $0 <= 70 }
+            return upper ? requested.lowercased() : requested
         }
     }
 
