@@ -32,7 +32,7 @@ extension Bench {
             let ourBytes = try ours.fileBytes()
             let plainBytes = try plain.fileBytes()
             let ratio = Double(ourBytes) / Double(plainBytes)
-            // The change log is columns of the rows and the `seq` indexes (layouts 5 and 6), so its bytes
+            // The change log is columns of the rows and the `seq` and `pend` indexes (layout 7), so its bytes
             // are what the file holds beyond the plain one.
             let logBytes = ourBytes - plainBytes
             lines.append(BenchLine(
