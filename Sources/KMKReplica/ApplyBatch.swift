@@ -8,10 +8,6 @@ import KMKSync
 /// held. The merge itself is unchanged: every change is still merged into its own register, in
 /// order, by SPEC.md §7's rules.
 struct ApplyBatch {
-    typealias Stored = StoredRegister
-    typealias Decoded = RegisterRow.Decoded
-    typealias StoredRow = RegisterRow
-
     struct Touched {
         /// The record's entity, as its position in ``ApplyBatch/tables``.
         let table: Int
@@ -21,7 +17,7 @@ struct ApplyBatch {
         /// Which registers the batch wrote, by number.
         var written: [Bool]
         /// The record's row (in either table) when the batch began; nil when it had none.
-        var row: StoredRow?
+        var row: RegisterRow?
         /// Whether the domain row existed when the batch began.
         var wasAlive: Bool
         /// Whether the record came alive in this batch: its row is then written whole from its registers.
@@ -299,11 +295,11 @@ struct ApplyBatch {
     private mutating func encode(_ r: Touched, _ t: LogTable, seq: Int64, pushed: Int64, sites: inout SiteCache,
                                  site: (String) throws -> Int64) throws -> Encoded {
         var pending = false
-        var decoded: [Decoded?] = []
+        var decoded: [RegisterRow.Decoded?] = []
         decoded.reserveCapacity(t.registers.count)
         for (i, n) in t.registers.enumerated() {
             if r.written[n], let state = r.registers[n] {
-                decoded.append(Decoded(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq))
+                decoded.append(RegisterRow.Decoded(h: state.clock.int64, s: try sites.number(state.origin, site), b: state.base.int64, q: seq))
             } else if var old = r.row?.decoded(i) {
                 if old.q > pushed { old.q = seq }
                 if old.q < 0 { pending = true }
@@ -314,15 +310,15 @@ struct ApplyBatch {
         }
         let reference = r.row?.t ?? decoded.lazy.compactMap { $0?.h }.first
             ?? decoded.lazy.compactMap { $0.flatMap { $0.b == 0 ? nil : $0.b } }.first
-        var registers: [Stored] = []
+        var registers: [StoredRegister] = []
         registers.reserveCapacity(decoded.count)
         for register in decoded {
             guard let d = register, let reference else {
                 // Never written (or, with no reference, pending with no clock and no base).
-                registers.append(Stored(h: nil, s: register?.s ?? 0, b: nil, q: register?.q))
+                registers.append(StoredRegister(h: nil, s: register?.s ?? 0, b: nil, q: register?.q))
                 continue
             }
-            registers.append(Stored(h: d.h.map { $0 - reference }, s: d.s, b: d.b == 0 ? nil : d.b - reference,
+            registers.append(StoredRegister(h: d.h.map { $0 - reference }, s: d.s, b: d.b == 0 ? nil : d.b - reference,
                                     q: !pending && d.h != nil && d.q == seq ? nil : d.q))
         }
         let row = RegisterRow(cl: r.registers[0]?.causalLength ?? 0, seq: pending ? nil : seq, t: reference, registers: registers)
