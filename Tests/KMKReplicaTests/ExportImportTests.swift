@@ -1,6 +1,7 @@
 import Foundation
 import KMKModel
 import KMKReplica
+import KMKSync
 import KMKTestSupport
 import Testing
 
@@ -87,5 +88,9 @@ struct ExportImportTests {
         let refused = #expect(throws: ReplicaError.self) { try r.importRecords(sampleRecords() + [criterion], mode: .replace) }
         #expect(refused?.message.contains("national reference data") == true, "\(refused?.message ?? "no error")")
         #expect(try r.records("venue").isEmpty)
+        // A failed import leaves the connection's capture triggers on: a write after it is captured.
+        let seqBefore = try r.maxSeq()
+        let venue = try r.insert("venue", fields: ["name": .text("Efteråt"), "membership": .text("member")])
+        #expect(try r.log(limit: 100).contains { $0.change.id == venue && $0.change.field == "name" && $0.seq == seqBefore + 1 })
     }
 }
