@@ -26,37 +26,12 @@ enum RegisterBlob {
     static func decode(_ bytes: UnsafeRawBufferPointer, into out: inout [StoredRegister], grow: Bool = false) -> Bool {
         var reader = Reader(bytes: bytes)
         var i = 0
-        while reader.offset < bytes.count {
+        while !reader.atEnd {
             if i == out.count {
                 guard grow, i < 64 else { return false }
                 out.append(.empty)
             }
-            let flags = bytes[reader.offset]
-            reader.offset += 1
-            guard flags & ~31 == 0 else { return false }
-            var r = StoredRegister.empty
-            if flags & 1 != 0 {
-                if flags & 2 != 0 {
-                    guard let v = reader.next() else { return false }
-                    r.h = v
-                } else {
-                    r.h = 0
-                }
-            } else if flags & 2 != 0 {
-                return false
-            }
-            if flags & 4 != 0 {
-                guard let v = reader.next() else { return false }
-                r.s = v
-            }
-            if flags & 8 != 0 {
-                guard let v = reader.next() else { return false }
-                r.b = v
-            }
-            if flags & 16 != 0 {
-                guard let v = reader.next() else { return false }
-                r.q = v
-            }
+            guard let r = reader.slot() else { return false }
             out[i] = r
             i += 1
         }
@@ -70,22 +45,19 @@ enum RegisterBlob {
         return ok ? out : nil
     }
 
-    /// Encodes `registers` into `out` (replacing what it held); empty when none was written.
+    /// Encodes `registers` into `out` (replacing what it held, keeping its capacity); empty when
+    /// none was written.
     static func encode(_ registers: [StoredRegister], into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
-        var end = 0
-        for r in registers {
-            var flags: UInt8 = 0
-            if let h = r.h { flags |= h == 0 ? 1 : 3 }
-            if r.s != 0 { flags |= 4 }
-            if r.b != nil { flags |= 8 }
-            if r.q != nil { flags |= 16 }
-            out.append(flags)
-            if let h = r.h, h != 0 { append(h, to: &out) }
-            if r.s != 0 { append(r.s, to: &out) }
-            if let b = r.b { append(b, to: &out) }
-            if let q = r.q { append(q, to: &out) }
-            if flags != 0 { end = out.count }
+        let capacity = Writer.maxSlot * registers.count
+        if out.count < capacity { out.append(contentsOf: repeatElement(0, count: capacity - out.count)) }
+        let end = out.withUnsafeMutableBytes { buffer in
+            var writer = Writer(out: buffer)
+            var end = 0
+            for r in registers {
+                writer.put(r)
+                if writer.last != 0 { end = writer.count }
+            }
+            return end
         }
         out.removeLast(out.count - end)
     }
@@ -96,37 +68,6 @@ enum RegisterBlob {
         return out
     }
 
-    /// Appends `v` zigzag-encoded as a little-endian base-128 varint.
-    static func append(_ v: Int64, to out: inout [UInt8]) {
-        var u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
-        while u >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: u) | 0x80)
-            u >>= 7
-        }
-        out.append(UInt8(u))
-    }
-
-    struct Reader {
-        let bytes: UnsafeRawBufferPointer
-        var offset = 0
-
-        /// The next zigzag varint; nil when the blob ends inside it or it is longer than 10 bytes.
-        mutating func next() -> Int64? {
-            var u: UInt64 = 0
-            var shift: UInt64 = 0
-            while offset < bytes.count, shift < 70 {
-                let byte = bytes[offset]
-                offset += 1
-                u |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
-                shift += 7
-            }
-            return nil
-        }
-    }
-}
-
-extension RegisterBlob {
     /// ``RegisterRules/write(_:t:oldSeq:written:clock:mark:deletion:)`` (no deletion) on the bytes
     /// of a blob, without decoding it into an array: the `kmk_write` SQL function runs it once per
     /// row of an import. Writes into `out` (at least ``rewriteCapacity(_:written:)`` bytes) and
@@ -140,19 +81,12 @@ extension RegisterBlob {
         var end = 0
         var i = 0
         let top = written == 0 ? 0 : 64 - written.leadingZeroBitCount
-        while reader.offset < bytes.count || i < top {
+        while !reader.atEnd || i < top {
             let start = reader.offset
             var old = StoredRegister.empty
-            var flags: UInt8 = 0
-            if reader.offset < bytes.count {
-                flags = bytes[reader.offset]
-                reader.offset += 1
-                guard flags & ~31 == 0, flags & 3 != 2 else { return nil }
-                if flags & 1 != 0 { old.h = 0 }
-                if flags & 2 != 0 { guard let v = reader.next() else { return nil }; old.h = v }
-                if flags & 4 != 0 { guard let v = reader.next() else { return nil }; old.s = v }
-                if flags & 8 != 0 { guard let v = reader.next() else { return nil }; old.b = v }
-                if flags & 16 != 0 { guard let v = reader.next() else { return nil }; old.q = v }
+            if !reader.atEnd {
+                guard let r = reader.slot() else { return nil }
+                old = r
             }
             if RegisterRules.isSet(written, i) {
                 writer.put(StoredRegister(h: rel, s: 0, b: old.h != nil && old.h != rel ? old.h : old.b, q: nil))
@@ -172,10 +106,51 @@ extension RegisterBlob {
 
     /// The bytes ``rewrite(_:into:t:oldSeq:written:clock:mark:)`` may need for a blob of `count` bytes.
     /// (Each slot it writes comes from a slot of at least one byte or a written register, of which
-    /// there are at most 63, and holds at most a flag byte and four 10-byte varints.)
-    static func rewriteCapacity(_ count: Int, written: Int64) -> Int { 41 * (count + 64) }
+    /// there are at most 63.)
+    static func rewriteCapacity(_ count: Int, written: Int64) -> Int { Writer.maxSlot * (count + 64) }
 
+    /// Reads a blob slot by slot.
+    private struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
+
+        var atEnd: Bool { offset >= bytes.count }
+
+        /// The next slot: its flag byte and the values it announces; nil when the flags are
+        /// invalid or a value is cut short.
+        mutating func slot() -> StoredRegister? {
+            let flags = bytes[offset]
+            offset += 1
+            guard flags & ~31 == 0, flags & 3 != 2 else { return nil }
+            var r = StoredRegister.empty
+            if flags & 1 != 0 { r.h = 0 }
+            if flags & 2 != 0 { guard let v = next() else { return nil }; r.h = v }
+            if flags & 4 != 0 { guard let v = next() else { return nil }; r.s = v }
+            if flags & 8 != 0 { guard let v = next() else { return nil }; r.b = v }
+            if flags & 16 != 0 { guard let v = next() else { return nil }; r.q = v }
+            return r
+        }
+
+        /// The next zigzag varint; nil when the blob ends inside it or it is longer than 10 bytes.
+        private mutating func next() -> Int64? {
+            var u: UInt64 = 0
+            var shift: UInt64 = 0
+            while offset < bytes.count, shift < 70 {
+                let byte = bytes[offset]
+                offset += 1
+                u |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+                shift += 7
+            }
+            return nil
+        }
+    }
+
+    /// Writes slots into a buffer with room for them (``Writer/maxSlot`` bytes each).
     private struct Writer {
+        /// The most bytes a slot takes: a flag byte and four 10-byte varints.
+        static let maxSlot = 41
+
         let out: UnsafeMutableRawBufferPointer
         var count = 0
         /// The flag byte of the last slot written.
@@ -195,6 +170,7 @@ extension RegisterBlob {
             last = flags
         }
 
+        /// Copies a slot as it was (`range` of `bytes`); an empty range is a slot never written.
         mutating func copy(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) {
             guard !range.isEmpty else {
                 byte(0)
@@ -210,6 +186,7 @@ extension RegisterBlob {
             count += 1
         }
 
+        /// `v` zigzag-encoded as a little-endian base-128 varint.
         private mutating func varint(_ v: Int64) {
             var u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
             while u >= 0x80 {
