@@ -102,7 +102,7 @@ struct ApplyBatch {
     private mutating func statements(_ t: LogTable) throws -> Statements {
         if let s = statements[t.entity.number] { return s }
         let e = t.entity
-        let registers = LogTable.registerColumns.filter { $0 != "wseq" }
+        let registers = LogTable.storedRegisterColumns
         func insert(_ verb: String, _ table: String, _ columns: [String]) -> String {
             "\(verb) INTO \(table) (" + columns.joined(separator: ", ") + ") VALUES ("
                 + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
@@ -222,8 +222,7 @@ struct ApplyBatch {
     private static func read(_ row: Statement, _ t: LogTable, into record: inout Touched, replica: Replica) throws {
         guard let stored = row.registerRow(at: LogTable.registerColumn, count: t.registers.count,
                                            liveRowid: row.optionalInt64(t.liveRowidColumn)) else {
-            throw ReplicaError(.badFile, "\(replica.path): the registers of \(t.entity.name) \(record.id) are damaged (corrupt regs blob); "
-                + "run `kmk-sync check` and restore the file from a backup")
+            throw ReplicaError.damagedRegisters(replica.path, t.entity.name, record.id)
         }
         let all = record.needsAll || stored.cl % 2 == 0
         for (i, n) in t.registers.enumerated() where all || n == 0 || record.named & (1 << UInt64(n)) != 0 {
@@ -275,7 +274,7 @@ struct ApplyBatch {
         var pend: Int64
     }
 
-    /// Binds `e`'s columns (``LogTable/registerColumns`` but `wseq`) from parameter `first` on.
+    /// Binds `e`'s columns (``LogTable/storedRegisterColumns``) from parameter `first` on.
     private func bind(_ e: Encoded, to st: Statement, from first: Int32) {
         st.bind(e.cl, at: first)
         Self.bind(e.seq, to: st, at: first + 1)

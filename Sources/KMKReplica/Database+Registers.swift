@@ -34,16 +34,32 @@ extension Database {
 
 private typealias Arguments = UnsafeMutablePointer<OpaquePointer?>?
 
+/// The bytes of argument `k`, a `regs` blob (none for NULL); nil when it is neither (the column is
+/// `BLOB` in a `STRICT` table, so only a value from elsewhere can be).
+private func blobBytes(_ argv: Arguments, _ k: Int) -> UnsafeRawBufferPointer? {
+    let v = argv![k]
+    switch sqlite3_value_type(v) {
+    case SQLITE_NULL:
+        return UnsafeRawBufferPointer(start: nil, count: 0)
+    case SQLITE_BLOB:
+        let p = sqlite3_value_blob(v)
+        return UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : Int(sqlite3_value_bytes(v)))
+    default:
+        return nil
+    }
+}
+
+/// Sets the error a statement that meets an unreadable blob fails with.
+private func corrupt(_ ctx: OpaquePointer?) {
+    sqlite3_result_error(ctx, "corrupt register blob (regs); run kmk-sync check", -1)
+}
+
 /// The registers of argument `k` (a `regs` blob or NULL), at least `count` of them; nil (with the
 /// error set) when malformed.
 private func registers(_ ctx: OpaquePointer?, _ argv: Arguments, _ k: Int, count: Int = 0) -> [StoredRegister]? {
-    let v = argv![k]
     var out = [StoredRegister](repeating: .empty, count: count)
-    guard sqlite3_value_type(v) != SQLITE_NULL else { return out }
-    let p = sqlite3_value_blob(v)
-    let n = Int(sqlite3_value_bytes(v))
-    guard RegisterBlob.decode(UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : n), into: &out, grow: true) else {
-        sqlite3_result_error(ctx, "corrupt register blob (regs); run kmk-sync check", -1)
+    guard let bytes = blobBytes(argv, k), RegisterBlob.decode(bytes, into: &out, grow: true) else {
+        corrupt(ctx)
         return nil
     }
     return out
@@ -78,13 +94,11 @@ private let kmkReg: @convention(c) (OpaquePointer?, Int32, Arguments) -> Void = 
 private let kmkWrite: @convention(c) (OpaquePointer?, Int32, Arguments) -> Void = { ctx, _, argv in
     let written = int(argv, 3)
     let clock = int(argv, 4)
-    let v = argv![0]
-    let p = sqlite3_value_type(v) == SQLITE_NULL ? nil : sqlite3_value_blob(v)
-    let bytes = UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : Int(sqlite3_value_bytes(v)))
+    guard let bytes = blobBytes(argv, 0) else { return corrupt(ctx) }
     withUnsafeTemporaryAllocation(byteCount: RegisterBlob.rewriteCapacity(bytes.count, written: written), alignment: 1) { out in
         guard let n = RegisterBlob.rewrite(bytes, into: out, t: optionalInt(argv, 1) ?? clock, oldSeq: optionalInt(argv, 2), written: written,
                                            clock: clock, mark: int(argv, 5)) else {
-            return sqlite3_result_error(ctx, "corrupt register blob (regs); run kmk-sync check", -1)
+            return corrupt(ctx)
         }
         if n == 0 { return sqlite3_result_null(ctx) }
         sqlite3_result_blob(ctx, out.baseAddress, Int32(n), kmk_sqlite_transient())
@@ -107,7 +121,9 @@ private let kmkCount: @convention(c) (OpaquePointer?, Int32, Arguments) -> Void 
 }
 
 private let kmkRestamp: @convention(c) (OpaquePointer?, Int32, Arguments) -> Void = { ctx, _, argv in
-    guard var slots = registers(ctx, argv, 0), let t = optionalInt(argv, 1) else { return sqlite3_result_value(ctx, argv![0]) }
+    guard var slots = registers(ctx, argv, 0) else { return }
+    // A record never clocked has no clock to take back.
+    guard let t = optionalInt(argv, 1) else { return sqlite3_result_value(ctx, argv![0]) }
     let seq = optionalInt(argv, 2)
     let clock = int(argv, 3), limit = int(argv, 4), mark = int(argv, 5)
     for i in slots.indices {
@@ -118,12 +134,8 @@ private let kmkRestamp: @convention(c) (OpaquePointer?, Int32, Arguments) -> Voi
 }
 
 private let kmkBlobOK: @convention(c) (OpaquePointer?, Int32, Arguments) -> Void = { ctx, _, argv in
-    let v = argv![0]
-    guard sqlite3_value_type(v) != SQLITE_NULL else { return sqlite3_result_int64(ctx, 1) }
-    guard sqlite3_value_type(v) == SQLITE_BLOB else { return sqlite3_result_int64(ctx, 0) }
-    let p = sqlite3_value_blob(v)
-    var out = [StoredRegister]()
-    let ok = RegisterBlob.decode(UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : Int(sqlite3_value_bytes(v))), into: &out, grow: true)
+    var out: [StoredRegister] = []
+    let ok = blobBytes(argv, 0).map { RegisterBlob.decode($0, into: &out, grow: true) } ?? false
     sqlite3_result_int64(ctx, ok ? 1 : 0)
 }
 

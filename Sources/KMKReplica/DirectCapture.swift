@@ -58,11 +58,15 @@ struct DirectCapture {
         // or has a pending register. (The statement of the last record's shape is reused without
         // building the shape, the usual case in a file of records of one kind.)
         var clean: Statement?
+        // Which fields are given, once known (the look-up below needs it too).
+        var shape: [Bool]?
         if lastFound, lastCleanEntity == t.number, given.count == lastCleanMask.count,
            lastCleanMask.withUnsafeBufferPointer({ mask in given.indices.allSatisfy { (given[$0] != nil) == mask[$0] } }) {
             clean = lastClean
+            shape = lastCleanMask
         } else if lastFound {
             let mask = given.map { $0 != nil }
+            shape = mask
             if mask.contains(true), mask.indices.allSatisfy({ !mask[$0] || !t.localOnly[$0] }) {
                 let row = try statement(t.number, .cleanUpdate, mask) { t.directCleanUpdate(given: mask) }
                 (lastCleanEntity, lastCleanMask, lastClean) = (t.number, mask, row)
@@ -82,7 +86,7 @@ struct DirectCapture {
                 return true
             }
         }
-        let mask = given.map { $0 != nil }
+        let mask = shape ?? given.map { $0 != nil }
         // The row's rowid, registers and, for each given field, whether the new value differs
         // (SQL's IS NOT, as the update trigger compares); the update then finds the row by rowid.
         let compare = try statement(t.number, .compare, mask) {
@@ -93,9 +97,7 @@ struct DirectCapture {
         var changed = [Bool](repeating: false, count: given.count)
         var found: (rowid: Int64, t: Int64?, seq: Int64?, pend: Int64, slots: [StoredRegister]?)?
         try compare.each(binding: { s in s.bind(id, at: Self.bind(given, withNull: true, to: s, from: 1)) }) { s in
-            var slots = [StoredRegister](repeating: .empty, count: t.registers.count)
-            let ok = s.withBlob(5) { $0.map { RegisterBlob.decode($0, into: &slots) } ?? true }
-            found = (s.int64(0), s.optionalInt64(3), s.optionalInt64(2), s.int64(4), ok ? slots : nil)
+            found = (s.int64(0), s.optionalInt64(3), s.optionalInt64(2), s.int64(4), s.registerSlots(at: 5, count: t.registers.count))
             var column: Int32 = 6
             for i in given.indices where mask[i] {
                 changed[i] = s.int64(column) != 0
@@ -112,8 +114,7 @@ struct DirectCapture {
         var blob: [UInt8] = []
         if synced {
             guard var slots = found.slots else {
-                throw ReplicaError(.badFile, "\(db.path): the registers of \(t.entity.name) \(id) are damaged (corrupt regs blob); "
-                    + "run `kmk-sync check` and restore the file from a backup")
+                throw ReplicaError.damagedRegisters(db.path, t.entity.name, id)
             }
             RegisterRules.write(&slots, t: found.t ?? clock, oldSeq: found.seq, written: written, clock: clock, mark: pushed)
             RegisterBlob.encode(slots, into: &blob)

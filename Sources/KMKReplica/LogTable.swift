@@ -48,7 +48,7 @@ final class LogTable {
     /// The SQL of the statements below, made once (they run per record).
     private(set) var hasPending: String
     private(set) var carryUnpushed: [String]
-    /// Each table's pending rows (``tables`` order), in id order: `rowid, cl, seq, t, pend, regs`;
+    /// Each table's pending rows (``tables`` order), in id order: `rowid, cl, seq, t, pend, regs, wseq, id`;
     /// ?1 1 for those a capture trigger of a kmk-sync transaction numbered (`wseq`), 0 for the others.
     private(set) var pendingRows: [String]
     private(set) var selectByID: String
@@ -92,7 +92,7 @@ final class LogTable {
         carryUnpushed = tables.map { "UPDATE \($0) SET regs = kmk_carry(regs, ?1) WHERE seq > ?1 AND pend = 0" }
         pendingRows = tables.map {
             // By the partial index (the id index would scan every row to keep the order).
-            "SELECT rowid, cl, seq, t, pend, regs, wseq FROM \($0) INDEXED BY \($0)_pend WHERE \(Self.pending) AND (wseq IS NOT NULL) = ?1 ORDER BY id"
+            "SELECT rowid, cl, seq, t, pend, regs, wseq, id FROM \($0) INDEXED BY \($0)_pend WHERE \(Self.pending) AND (wseq IS NOT NULL) = ?1 ORDER BY id"
         }
         selectByID = select("c.id = ?1")
         selectAfter = select("c.seq > ?1 AND c.pend = 0", order: "seq")
@@ -144,6 +144,10 @@ final class LogTable {
 
     /// The register columns, in order.
     static let registerColumns = ["cl", "seq", "t", "pend", "wseq", "regs"]
+
+    /// The register columns a reader or a merge reads and writes: all but `wseq`, which lives
+    /// only inside a kmk-sync transaction (``RegisterRow`` reads them in this order).
+    static let storedRegisterColumns = registerColumns.filter { $0 != "wseq" }
 
     /// The index on `seq` of one of ``tables``.
     static func seqIndex(_ table: String) -> String { "CREATE INDEX \(table)_seq ON \(table) (seq);\n" }
@@ -237,7 +241,7 @@ final class LogTable {
     /// The columns of ``select(_:order:)``: `id, cl, seq, t, pend, regs` (as stored: ``RegisterRow``
     /// decodes them), then each synced field's value.
     var selectColumns: String {
-        (["c.id"] + Self.registerColumns.filter { $0 != "wseq" }.map { "c.\($0)" } + fields.map { "c.\($0.name)" }).joined(separator: ", ")
+        (["c.id"] + Self.storedRegisterColumns.map { "c.\($0)" } + fields.map { "c.\($0.name)" }).joined(separator: ", ")
     }
 
     /// Reads the records of both tables that meet `condition` (on the row `c`), with their

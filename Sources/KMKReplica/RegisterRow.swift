@@ -22,20 +22,19 @@ struct RegisterRow {
     var liveRowid: Int64?
 
     /// The row's columns as stored: `storedSeq` the `seq` column, `pend` the pending registers'
-    /// bits, `blob` the `regs` column (nil: NULL). Nil when the blob is malformed.
-    init?(cl: Int64, storedSeq: Int64?, t: Int64?, pend: Int64, blob: UnsafeRawBufferPointer?, count: Int, liveRowid: Int64? = nil) {
+    /// bits, `slots` the `regs` column decoded (``Statement/registerSlots(at:count:)``).
+    init(cl: Int64, storedSeq: Int64?, t: Int64?, pend: Int64, slots: [StoredRegister], liveRowid: Int64? = nil) {
         self.cl = cl
         self.t = t
         self.liveRowid = liveRowid
-        registers = [StoredRegister](repeating: .empty, count: count)
-        if let blob, !RegisterBlob.decode(blob, into: &registers) { return nil }
+        registers = slots
         guard pend != 0 else {
             seq = storedSeq
             return
         }
         seq = nil
         for i in registers.indices {
-            if i < 63, pend & (1 << Int64(i)) != 0 {
+            if RegisterRules.isSet(pend, i) {
                 let old = registers[i]
                 registers[i] = StoredRegister(h: nil, s: 0, b: old.h ?? old.b, q: -1)
             } else if registers[i].h != nil, registers[i].q == nil {
@@ -86,12 +85,27 @@ struct RegisterRow {
 }
 
 extension Statement {
+    /// The `regs` blob in column `column` decoded into `count` slots; nil when it is malformed.
+    func registerSlots(at column: Int32, count: Int) -> [StoredRegister]? {
+        var slots = [StoredRegister](repeating: .empty, count: count)
+        let ok = withBlob(column) { $0.map { RegisterBlob.decode($0, into: &slots) } ?? true }
+        return ok ? slots : nil
+    }
+
     /// The registers of a row whose columns `cl, seq, t, pend, regs` start at `first`; nil when
     /// its `regs` blob is malformed.
     func registerRow(at first: Int32, count: Int, liveRowid: Int64? = nil) -> RegisterRow? {
-        withBlob(first + 4) { blob in
+        registerSlots(at: first + 4, count: count).map {
             RegisterRow(cl: int64(first), storedSeq: optionalInt64(first + 1), t: optionalInt64(first + 2), pend: int64(first + 3),
-                        blob: blob, count: count, liveRowid: liveRowid)
+                        slots: $0, liveRowid: liveRowid)
         }
+    }
+}
+
+extension ReplicaError {
+    /// A record whose `regs` blob cannot be read.
+    static func damagedRegisters(_ path: String, _ entity: String, _ id: String) -> ReplicaError {
+        ReplicaError(.badFile, "\(path): the registers of \(entity) \(id) are damaged (corrupt regs blob); "
+            + "run `kmk-sync check` and restore the file from a backup")
     }
 }

@@ -84,8 +84,7 @@ extension Replica {
     func logChanges(_ t: LogTable, _ row: Statement, after: Int64?) throws -> [(Int64?, Change)] {
         let e = t.entity
         guard let registers = row.registerRow(at: LogTable.registerColumn, count: t.registers.count) else {
-            throw ReplicaError(.badFile, "\(path): the registers of \(e.name) \(row.text(0) ?? "?") are damaged (corrupt regs blob); "
-                + "run `kmk-sync check` and restore the file from a backup")
+            throw ReplicaError.damagedRegisters(path, e.name, row.text(0) ?? "?")
         }
         let id = row.text(0) ?? ""
         let municipalityCode = e.scope == .municipal ? municipality.code : nil

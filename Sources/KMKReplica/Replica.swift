@@ -295,19 +295,16 @@ public final class Replica {
         let pushed = try meta("push.seq").integer ?? 0
         for t in logTables {
             for (table, select) in zip(t.tables, t.pendingRows) {
-                var rows: [(rowid: Int64, slots: [StoredRegister]?, cl: Int64, seq: Int64?, t: Int64?, pend: Int64, wseq: Int64?)] = []
+                var rows: [(rowid: Int64, slots: [StoredRegister]?, cl: Int64, seq: Int64?, t: Int64?, pend: Int64, wseq: Int64?, id: String)] = []
                 try db.cached(select).each(binding: { $0.bind(numbered ? 1 : 0, at: 1) }) { s in
-                    var slots = [StoredRegister](repeating: .empty, count: t.registers.count)
-                    let ok = s.withBlob(5) { $0.map { RegisterBlob.decode($0, into: &slots) } ?? true }
-                    rows.append((s.int64(0), ok ? slots : nil, s.int64(1), s.optionalInt64(2), s.optionalInt64(3), s.int64(4),
-                                 s.optionalInt64(6)))
+                    rows.append((s.int64(0), s.registerSlots(at: 5, count: t.registers.count), s.int64(1), s.optionalInt64(2),
+                                 s.optionalInt64(3), s.int64(4), s.optionalInt64(6), s.text(7) ?? "?"))
                 }
                 let update = try db.cached("UPDATE \(table) SET seq = ?1, t = ?2, pend = 0, wseq = NULL, regs = ?3 WHERE rowid = ?4")
                 var blob: [UInt8] = []
                 for r in rows {
                     guard var slots = r.slots else {
-                        throw ReplicaError(.badFile, "\(path): a record of \(t.entity.name) has damaged registers (corrupt regs blob); "
-                            + "run `kmk-sync check` and restore the file from a backup")
+                        throw ReplicaError.damagedRegisters(path, t.entity.name, r.id)
                     }
                     let reference = r.t ?? clock.int64
                     RegisterRules.write(&slots, t: reference, oldSeq: r.seq, written: r.pend, clock: clock.int64, mark: pushed,
