@@ -274,16 +274,10 @@ struct LayoutMigrationTests {
         #expect(try r.meta("log_layout") == .integer(7))
         // Every record that was not pending has the registers it had; the pending ones were
         // clocked when the file was opened (the log below checks them).
-        let rows = try Self.registerRows(path)
-        #expect(rows.count == clocks.count)
-        #expect(Self.settled(rows, except: pendingIDs) == Self.settled(clocks, except: pendingIDs))
+        try expectKept(r, path, fixtures: fixtures, layout: 4, registers: clocks, pendingIDs: pendingIDs, pending: pending,
+                       unpushed: unpushed, openedAt: clock)
         try expectCurrentSchema(path, in: dir)
         #expect(try query(path, "SELECT * FROM kmk_ledger ORDER BY n") == ledger)
-        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
-        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout4.export-local.json"), encoding: .utf8)
-        #expect(try r.export(includeLocal: true).encoded() == export)
-        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout4.log.jsonl"), pending: pending, openedAt: clock)
-        try expectNextPush(of: r, is: unpushed)
 
         // Capture after the migration: the sqlite3 shell's update, delete and re-creation, and
         // kmk-sync's own; a conflict joins the ledger.
@@ -340,14 +334,8 @@ struct LayoutMigrationTests {
                 return "\(e["entity"]!)|\(e["id"]!)|\(e["field"]!)|\(w?["clock"] ?? "")|\(l?["clock"] ?? "")|"
                     + "\((l?["origin"] as? String).map { $0 == "this replica" ? r.replicaID : $0 } ?? "")"
             })
-        let rows = try Self.registerRows(path)
-        #expect(rows.count == rowsBefore.count)
-        #expect(Self.settled(rows, except: pendingIDs) == Self.settled(rowsBefore, except: pendingIDs))
-        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
-        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout\(layout).export-local.json"), encoding: .utf8)
-        #expect(try r.export(includeLocal: true).encoded() == export)
-        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout\(layout).log.jsonl"), pending: pending, openedAt: clock)
-        try expectNextPush(of: r, is: unpushed)
+        try expectKept(r, path, fixtures: fixtures, layout: layout, registers: rowsBefore, pendingIDs: pendingIDs, pending: pending,
+                       unpushed: unpushed, openedAt: clock)
 
         // A new conflict takes the next number, listed last; the same conflict again adds nothing.
         let venue = try #require(try r.records("venue").first).id
@@ -364,6 +352,23 @@ struct LayoutMigrationTests {
         r = try Replica.open(at: path, now: clock.clock)
         #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
         r.close()
+    }
+
+    /// What a migrated fixture of `layout` (4 to 6) keeps: every record that was not pending has
+    /// the registers it had (`before`, rows of layout 4's columns; the records in `pendingIDs` were
+    /// clocked when the file was opened, and the log checks them as `pending`), `check` finds
+    /// nothing wrong, the export and the log are the old build's, and the next push sends exactly
+    /// the registers in `unpushed`.
+    func expectKept(_ r: Replica, _ path: String, fixtures: URL, layout: Int, registers before: [String], pendingIDs: Set<String>,
+                    pending: Set<String>, unpushed: Set<String>, openedAt clock: ManualClock) throws {
+        let rows = try Self.registerRows(path)
+        #expect(rows.count == before.count)
+        #expect(Self.settled(rows, except: pendingIDs) == Self.settled(before, except: pendingIDs))
+        #expect(try r.check().filter { !$0.ok && $0.name != "hub checksum" }.map(\.detail) == [])
+        let export = try String(contentsOf: fixtures.appendingPathComponent("0484-layout\(layout).export-local.json"), encoding: .utf8)
+        #expect(try r.export(includeLocal: true).encoded() == export)
+        _ = try expectLog(of: r, as: fixtures.appendingPathComponent("0484-layout\(layout).log.jsonl"), pending: pending, openedAt: clock)
+        try expectNextPush(of: r, is: unpushed)
     }
 
     /// `entity|id|field` of every register of a file of layout 5 or 6 that meets `condition`
