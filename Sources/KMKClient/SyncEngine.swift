@@ -40,6 +40,10 @@ public struct SyncEngine {
         public var applied = 0
         public var conflicts = 0
         public var restarted = false
+        /// Changes set aside in the quarantine by this pull (SPEC.md §6), and those of earlier
+        /// runs that applied now.
+        public var quarantined = 0
+        public var released = 0
     }
 
     public let replica: Replica
@@ -140,6 +144,10 @@ public struct SyncEngine {
     public func pull() async throws -> PullSummary {
         _ = try await handshake()
         var summary = PullSummary()
+        // Changes set aside earlier may apply now (after an upgrade, or a repair on the hub).
+        let before = try replica.quarantineCount()
+        try replica.retryQuarantine(maxDrift: maxDrift)
+        summary.released = before - (try replica.quarantineCount())
         let client = self.client
         let limit = pageLimit
         let nationalOnly = replica.municipality.isNational
@@ -176,14 +184,21 @@ public struct SyncEngine {
             summary.changes += page.changes.count
             summary.applied += result.applied
             summary.conflicts += result.conflicts.count
+            summary.quarantined += result.quarantined
             progress("pull: \(summary.changes) changes")
         }
         return summary
     }
 
     /// `sync`: push, then pull, then push again if the pull found the hub restored (or left
-    /// anything pending).
-    public func sync() async throws -> (push: PushSummary, pull: PullSummary) {
+    /// anything pending). With `full` (`sync --full`), the whole log is pushed again and the
+    /// pull starts from the beginning: the repair when `check` or `status` finds that the
+    /// replica and the hub differ (SPEC.md §11.4).
+    public func sync(full: Bool = false) async throws -> (push: PushSummary, pull: PullSummary) {
+        if full {
+            try replica.restartPull()
+            try replica.restartPush(nextBatch: try replica.remoteState().lastBatch + 1)
+        }
         var pushed = try await push()
         let pulled = try await pull()
         if try replica.pendingOutgoing() > 0 {

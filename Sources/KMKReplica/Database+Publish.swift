@@ -31,6 +31,17 @@ extension Database {
         }
     }
 
+    /// Refuses to make a new file at `path` while SQLite's `-wal` or `-shm` file of an earlier
+    /// file there is left: SQLite would take the old file's last changes from it into the new one.
+    static func refuseLeftovers(of path: String) throws {
+        let left = ["-wal", "-shm"].map { path + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+        guard let first = left.first else { return }
+        throw ReplicaError(.cannotCreate, "\(left.joined(separator: " and ")) \(left.count == 1 ? "is" : "are") left from an earlier file "
+            + "at \(path): SQLite's \(first.hasSuffix("-wal") ? "write-ahead log" : "shared-memory index") of a replica that was "
+            + "removed while in use, holding its last changes. A new file there would take them in. If that replica is "
+            + "gone for good, delete \(left.joined(separator: " and ")); otherwise put its file back, or choose another path")
+    }
+
     /// Removes a side file and its WAL and shared-memory files.
     static func removeSide(_ side: String) {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: side + suffix) }

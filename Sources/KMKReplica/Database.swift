@@ -7,6 +7,10 @@ final class Database {
     let path: String
     private(set) var handle: OpaquePointer?
     private var cache: [String: Statement] = [:]
+    /// Runs first inside every ``transaction(_:)``, once the write lock is held: the owner re-reads
+    /// what it keeps in memory of the file (counters, clocks), since another connection, in this
+    /// process or another, may have written since its last transaction.
+    var didBegin: (() throws -> Void)?
 
     /// Opens an existing file read-write, or creates it when `create` is true.
     init(path: String, create: Bool, busyTimeoutMillis: Int32 = 5_000) throws {
@@ -33,11 +37,29 @@ final class Database {
 
     deinit { close() }
 
-    /// Finalizes cached statements and closes the connection.
+    /// Copies the WAL into the database file, finalizes cached statements and closes the
+    /// connection: once a kmk-sync command has closed its file, the file alone holds every
+    /// committed change (SPEC.md §2), even while another program keeps it open. The copy is
+    /// passive: it never waits for, nor holds up, other connections (a blocking checkpoint at
+    /// every close made concurrent commands time out); frames a reader still needs are copied by
+    /// a later close, and the last connection's close copies all and removes the WAL.
     func close() {
+        guard let handle else { return }
+        if sqlite3_get_autocommit(handle) != 0 { checkpoint() }
         cache.removeAll()
-        if let handle { sqlite3_close_v2(handle) }
-        handle = nil
+        sqlite3_close_v2(handle)
+        self.handle = nil
+    }
+
+    /// Copies the WAL into the database file now, without waiting for other connections (a long
+    /// running process calls it after its writes, SPEC.md §2). Returns whether every frame was
+    /// copied.
+    @discardableResult
+    func checkpoint() -> Bool {
+        var log: Int32 = 0
+        var copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
+        return rc == SQLITE_OK && log == copied
     }
 
     /// Runs one or more statements that return no rows.
@@ -71,6 +93,7 @@ final class Database {
     func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
+            try didBegin?()
             let result = try body()
             try execute("COMMIT")
             return result

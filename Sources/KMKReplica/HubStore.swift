@@ -29,7 +29,6 @@ public final class HubStore {
     /// Opens the store at `path`, creating it when missing.
     public static func open(at path: String, schema: Schema = .current, now: @escaping Replica.WallClock = Replica.systemClock) throws -> HubStore {
         let exists = FileManager.default.fileExists(atPath: path)
-        if exists { try Replica.checkHeader(path) }
         if !exists, path != ":memory:" {
             // Made whole under a hidden side name, then linked to `path`: a hub killed while it
             // creates its store leaves no broken store behind, and simply starts again.
@@ -53,6 +52,8 @@ public final class HubStore {
         do {
             meta = Dictionary(try db.prepare("SELECT key, value FROM hub_meta").rows { ($0.text(0) ?? "", $0.value(1)) },
                               uniquingKeysWith: { a, _ in a })
+        } catch let e as ReplicaError where e.message.contains("not an SQLite database") {
+            throw ReplicaError(.badFile, "\(path) is not a kmk-sync hub store (not an SQLite database); check --db")
         } catch {
             throw ReplicaError(.badFile, "\(path) is an SQLite database but not a kmk-sync hub store; check --db")
         }

@@ -7,6 +7,8 @@ public struct ApplyResult: Hashable, Sendable {
     public var applied = 0
     /// Changes that lost, or were already here.
     public var ignored = 0
+    /// Changes set aside in the quarantine (SPEC.md §6): this replica cannot apply them.
+    public var quarantined = 0
     /// Conflicts recorded in the merge ledger.
     public var conflicts: [LedgerEntry] = []
 }
@@ -28,9 +30,14 @@ extension Replica {
     /// number (SPEC.md §4), so it is passed on.
     /// `within` runs last inside the same transaction (e.g. to store a pull cursor), given the
     /// sequence number before the batch.
+    ///
+    /// With `quarantine` (a pull page or a bundle: SPEC.md §6) a change this replica cannot apply
+    /// does not refuse the batch: it joins `quarantine`, which is kept in `kmk_quarantine` with
+    /// its reason in the same transaction, and the others are applied.
     @discardableResult
     public func apply(
         _ changes: [Change], maxDrift: UInt64 = Replica.defaultMaxDrift, peer: (id: String, vector: [String: HLC])? = nil,
+        quarantine: [QuarantinedChange]? = nil, source: String = "pull",
         within: ((_ seqBefore: Int64) throws -> Void)? = nil
     ) throws -> ApplyResult {
         let wall = now()
@@ -38,17 +45,32 @@ extension Replica {
         var registers: [Int] = []
         registers.reserveCapacity(changes.count)
         var lastEntity: EntitySpec?
-        for c in changes {
+        var usable = changes
+        var setAside = quarantine ?? []
+        var refused: [Int] = []
+        for (k, c) in changes.enumerated() {
             if lastEntity?.name != c.entity { lastEntity = schema.entity(c.entity) }
-            registers.append(try check(c, lastEntity))
+            do {
+                registers.append(try check(c, lastEntity))
+            } catch let e as SyncError where quarantine != nil {
+                setAside.append(QuarantinedChange(c, reason: e.message, schema: schema))
+                refused.append(k)
+                continue
+            }
             if c.clock.millis > wall, c.clock.millis - wall > maxDrift {
                 throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
             }
         }
-        let seqBefore = lastSeq
+        if !refused.isEmpty {
+            for k in refused.reversed() { usable.remove(at: k) }
+        }
         do {
-            return try applyInTransaction(changes, registers: registers, wall: wall, maxDrift: maxDrift, peer: peer, within: within,
-                                          seqBefore: seqBefore)
+            var result = try applyInTransaction(usable, registers: registers, wall: wall, maxDrift: maxDrift, peer: peer) { seqBefore in
+                try self.saveQuarantine(setAside, source: source)
+                try within?(seqBefore)
+            }
+            result.quarantined = setAside.count
+            return result
         } catch {
             try reloadCounters()
             throw error
@@ -57,9 +79,15 @@ extension Replica {
 
     private func applyInTransaction(
         _ changes: [Change], registers: [Int], wall: UInt64, maxDrift: UInt64, peer: (id: String, vector: [String: HLC])?,
-        within: ((_ seqBefore: Int64) throws -> Void)?, seqBefore: Int64
+        within: ((_ seqBefore: Int64) throws -> Void)?
     ) throws -> ApplyResult {
         try db.transaction {
+            // Edits other programs made since the last kmk-sync transaction get their clocks and
+            // numbers first, while the push mark is where it is (SPEC.md §4): a record left pending
+            // could otherwise fall behind a mark moved below (``applyPulled(_:maxDrift:)``).
+            try stampPendingInTransaction()
+            // Read inside the transaction: another process may have written since this one last did.
+            let seqBefore = lastSeq
             db.setTriggersEnabled(false)
             defer { db.setTriggersEnabled(true) }
             var result = ApplyResult()
@@ -116,8 +144,13 @@ extension Replica {
         switch e.scope {
         case .municipal:
             guard c.municipality == municipality.code else {
-                throw SyncError(.wrongMunicipality, "a change from replica \(c.origin) is for municipality "
-                    + "\(c.municipality ?? "none"), but this replica is for \(municipality); nothing was applied")
+                throw SyncError(.wrongMunicipality, "\(c.entity) \(c.id) belongs to municipality \(c.municipality ?? "none"), "
+                    + "but this replica is for \(municipality); a replica applies only its own municipality's records")
+            }
+            // A municipality's profile record is the one whose id is its kommunkod (SPEC.md §1).
+            if e.name == EntitySpec.municipality.name, c.id != municipality.code {
+                throw SyncError(.wrongMunicipality, "municipality \(c.id) is another municipality's profile record; "
+                    + "this replica is for \(municipality) and holds only its own (id \(municipality.code))")
             }
         case .national:
             guard c.municipality == nil else {

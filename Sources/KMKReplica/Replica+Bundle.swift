@@ -25,7 +25,8 @@ extension Replica {
         guard bundle.from != replicaID else {
             throw SyncError(.invalid, "\(file) was made by this replica; apply it on another one")
         }
-        return try apply(bundle.changes, maxDrift: maxDrift, peer: (bundle.from, bundle.vector))
+        return try apply(bundle.changes, maxDrift: maxDrift, peer: (bundle.from, bundle.vector), quarantine: bundle.quarantined,
+                         source: "bundle \(file.split(separator: "/").last.map(String.init) ?? file)")
     }
 
     /// The version vector last learned from a peer.

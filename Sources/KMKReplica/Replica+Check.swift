@@ -148,6 +148,12 @@ extension Replica {
         if entries.2 < entries.0 { ledger.append("\(entries.0 - entries.2) ledger entries share their number with another") }
         if entries.3 > 0 { ledger.append("\(entries.3) ledger entries name an origin that is not in kmk_site") }
         add("ledger", ledger, ok: "\(entries.0) entries, each numbered once, every origin known")
+        let setAside = try quarantineCount()
+        let first = try quarantine(limit: 3).map { "\($0.change.entity ?? "?") \($0.change.id ?? "?") \($0.change.field ?? "?"): \($0.change.reason)" }
+        findings.append(CheckFinding(
+            name: "quarantine", ok: setAside == 0,
+            detail: setAside == 0 ? "no received change is set aside"
+                : "\(setAside) received change\(setAside == 1 ? " is" : "s are") set aside, unapplied (\(first.joined(separator: "; ")))"))
         return findings
     }
 }

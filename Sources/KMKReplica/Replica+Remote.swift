@@ -66,7 +66,18 @@ extension Replica {
     /// `prepared` is a batch read ahead by ``preparePushBatch(after:maxCount:maxBytes:)`` while
     /// the previous batch was in flight; it is used when it starts at the push mark and nothing
     /// is in flight (else it is dropped and the batch read again).
+    ///
+    /// One write transaction: edits other programs made meanwhile are stamped first, so no record
+    /// is left pending below the number the batch reaches (SPEC.md §4, "The push mark").
     public func nextPushBatch(maxCount: Int, maxBytes: Int, prepared: PreparedPushBatch? = nil) throws
+        -> (batch: PushBatch, upTo: Int64)? {
+        try db.transaction {
+            try stampPendingInTransaction()
+            return try nextPushBatchInTransaction(maxCount: maxCount, maxBytes: maxBytes, prepared: prepared)
+        }
+    }
+
+    private func nextPushBatchInTransaction(maxCount: Int, maxBytes: Int, prepared: PreparedPushBatch?) throws
         -> (batch: PushBatch, upTo: Int64)? {
         let state = try remoteState()
         if let inflight = state.inflight {
@@ -77,24 +88,29 @@ extension Replica {
             while true {
                 let page = try self.changes(after: after, limit: 10_000).filter { $0.seq <= inflight.seq }
                 guard let last = page.last else { break }
-                changes += page
+                changes += page.filter { pushes($0.change) }
                 after = last.seq
             }
             return (PushBatch(replica: replicaID, batch: inflight.batch, schema: schema.version, changes: changes.map(\.change)),
                     inflight.seq)
         }
-        let ready: PreparedPushBatch
+        var ready: PreparedPushBatch
         if let prepared, prepared.after == state.pushedSeq {
             ready = prepared
         } else {
             guard let read = try preparePushBatch(after: state.pushedSeq, maxCount: maxCount, maxBytes: maxBytes) else { return nil }
             ready = read
         }
-        let number = state.lastBatch + 1
-        try db.transaction {
-            try setMeta("push.inflight_batch", .integer(number))
-            try setMeta("push.inflight_seq", .integer(ready.upTo))
+        // Nothing this replica may send (data it pulled of another scope): passed over without a
+        // batch, so no batch number is used for it.
+        while ready.changes.isEmpty {
+            try setMeta("push.seq", .integer(ready.upTo))
+            guard let read = try preparePushBatch(after: ready.upTo, maxCount: maxCount, maxBytes: maxBytes) else { return nil }
+            ready = read
         }
+        let number = state.lastBatch + 1
+        try setMeta("push.inflight_batch", .integer(number))
+        try setMeta("push.inflight_seq", .integer(ready.upTo))
         return (PushBatch(replica: replicaID, batch: number, schema: schema.version, changes: ready.changes, encoded: ready.encoded),
                 ready.upTo)
     }
@@ -114,19 +130,24 @@ extension Replica {
         // Cut only between sequence numbers: the changes of a record that share one are sent
         // together, or the acknowledgement (up to that number) would skip the rest (SPEC.md §4).
         // Each change is encoded once, to measure it, and those bytes are sent.
+        // `taken` counts the candidates covered; only those ``pushes(_:)`` passes are encoded and sent.
         var taken = 0
         var bytes = 100
         var encoded = EncodedChanges()
+        var sending: [Change] = []
         var group = 0
+        var groupSent: [Change] = []
         var groupBytes = 0
         func close() -> Bool {
             if taken > 0, bytes + groupBytes > maxBytes {
-                encoded.removeLast(group)
+                encoded.removeLast(groupSent.count)
                 return false
             }
             taken += group
             bytes += groupBytes
+            sending += groupSent
             group = 0
+            groupSent.removeAll(keepingCapacity: true)
             groupBytes = 0
             return true
         }
@@ -136,17 +157,29 @@ extension Replica {
                 full = true
                 break
             }
-            groupBytes += encoded.append(c.change, schema: schema)
+            if pushes(c.change) {
+                groupBytes += encoded.append(c.change, schema: schema)
+                groupSent.append(c.change)
+            }
             group += 1
         }
         if !full { _ = close() }
-        let sent = candidates.prefix(taken)
-        return PreparedPushBatch(after: pushedSeq, changes: sent.map(\.change), encoded: encoded, upTo: sent.last!.seq)
+        return PreparedPushBatch(after: pushedSeq, changes: sending, encoded: encoded, upTo: candidates[taken - 1].seq)
+    }
+
+    /// Whether a change of this replica's log goes to the hub: a municipality's replica sends its
+    /// municipality's records, never the national reference data it pulled; the styrgrupp's
+    /// national replica sends only national data (SPEC.md §11.4). The hub would refuse the others.
+    func pushes(_ change: Change) -> Bool {
+        (change.municipality == nil) == municipality.isNational
     }
 
     /// Records that the hub acknowledged a batch covering changes up to `upTo`.
+    /// Records pending from other programs are stamped first, under the old mark, so that each
+    /// moves above the batch with every register it had not pushed (SPEC.md §4, "The push mark").
     public func acknowledgePush(batch: Int64, upTo: Int64, hubID: String) throws {
         try db.transaction {
+            try stampPendingInTransaction()
             try setMeta("push.seq", .integer(max(upTo, try meta("push.seq").integer ?? 0)))
             try setMeta("push.batch", .integer(batch))
             try setMeta("remote.hub_id", .text(hubID))
@@ -177,7 +210,7 @@ extension Replica {
     /// pushed back to it when nothing local was waiting.
     @discardableResult
     public func applyPulled(_ page: PullPage, maxDrift: UInt64 = Replica.defaultMaxDrift) throws -> ApplyResult {
-        try apply(page.changes, maxDrift: maxDrift) { [self] seqBefore in
+        try apply(page.changes, maxDrift: maxDrift, quarantine: page.quarantined, source: "pull") { [self] seqBefore in
             try setMeta("pull.cursor", .text(page.cursor))
             try setMeta("remote.hub_id", .text(page.hub))
             let pushed = try meta("push.seq").integer ?? 0

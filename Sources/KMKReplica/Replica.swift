@@ -17,8 +17,9 @@ public final class Replica {
 
     /// The path of the replica file.
     public let path: String
-    /// This replica's random, globally unique id (its site id).
-    public let replicaID: String
+    /// This replica's random, globally unique id (its site id). A copied or restored file takes
+    /// a new one when it is opened (``checkIdentity()``).
+    public internal(set) var replicaID: String
     /// The municipality this replica belongs to.
     public let municipality: Municipality
     /// The schema this build reads and writes.
@@ -57,11 +58,10 @@ public final class Replica {
         self.municipality = municipality
         self.lastClock = HLC(int64: meta["hlc"]?.integer ?? 0)
         self.lastSeq = meta["seq"]?.integer ?? 0
-        let sites = try db.prepare("SELECT site, replica FROM kmk_site").rows { ($0.int64(0), $0.text(1) ?? "") }
-        for (site, replica) in sites {
-            siteNumbers[replica] = site
-            siteIDs[site] = replica
-        }
+        try loadSites()
+        // Other processes and other SQLite clients write the same file: what is kept in memory
+        // is read again as each write transaction starts, holding the write lock (SPEC.md §4).
+        db.didBegin = { [unowned self] in try self.reloadCounters() }
     }
 
     /// Creates a new replica file for a municipality. Refuses to overwrite any existing file.
@@ -72,6 +72,7 @@ public final class Replica {
         if FileManager.default.fileExists(atPath: path) {
             throw ReplicaError(.cannotCreate, "\(path) already exists; kmk-sync init never overwrites a file. Choose another path")
         }
+        try Database.refuseLeftovers(of: path)
         if path == ":memory:" {
             return try build(at: path, named: path, municipality: municipality, replicaID: replicaID, schema: schema, now: now)
         }
@@ -139,6 +140,14 @@ public final class Replica {
         at path: String, schema: Schema = .current, now: @escaping WallClock = Replica.systemClock,
         busyTimeoutMillis: Int32 = 5_000
     ) throws -> Replica {
+        try open(at: path, schema: schema, now: now, busyTimeoutMillis: busyTimeoutMillis, checkingIdentity: true)
+    }
+
+    /// Opens an existing replica file; without `checkingIdentity` a copy keeps its original's
+    /// replica id (a backup being verified, ``backup(to:overwrite:)``).
+    static func open(
+        at path: String, schema: Schema, now: @escaping WallClock, busyTimeoutMillis: Int32, checkingIdentity: Bool
+    ) throws -> Replica {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw ReplicaError(.notFound, "no replica at \(path); create one with: kmk-sync init \(path) --municipality CODE")
@@ -146,7 +155,10 @@ public final class Replica {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw ReplicaError(.permission, "cannot read \(path); check the file's owner and mode")
         }
-        try checkHeader(path)
+        // No file descriptor of our own is opened on the file (to read its header, say): closing
+        // one would drop every POSIX lock this process holds on it, those of SQLite's other
+        // connections included, and another process could then take the WAL away from them.
+        // SQLite itself refuses a file that is not a database (SQLITE_NOTADB), creating nothing.
         let db = try Database(path: path, create: false, busyTimeoutMillis: busyTimeoutMillis)
         let meta = try readMeta(db, path: path)
         guard meta["format"]?.text == ReplicaDDL.format else {
@@ -179,21 +191,12 @@ public final class Replica {
             replica.close()
             throw ReplicaError(.badFile, "\(path) has change-log layout \(layout), which this kmk-sync does not know; upgrade kmk-sync to use it")
         }
+        do { if checkingIdentity { try replica.checkIdentity() } } catch {
+            replica.close()
+            throw error
+        }
         try replica.stampPending()
         return replica
-    }
-
-    /// Reads the first 16 bytes so that a file that is not SQLite at all is refused before
-    /// SQLite opens (and could create WAL files beside) it.
-    static func checkHeader(_ path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ReplicaError(.permission, "cannot read \(path); check the file's owner and mode")
-        }
-        defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 16)) ?? Data()
-        guard head == Data("SQLite format 3\0".utf8) else {
-            throw ReplicaError(.badFile, "\(path) is not a kmk-sync replica (not an SQLite database); check the path")
-        }
     }
 
     static func readMeta(_ db: Database, path: String? = nil) throws -> [String: Value] {
@@ -274,7 +277,7 @@ public final class Replica {
     }
 
     @discardableResult
-    private func stampPendingInTransaction() throws -> Int {
+    func stampPendingInTransaction() throws -> Int {
         guard try hasPending() else { return 0 }
         let clock = nextClock()
         var top = lastSeq
@@ -332,12 +335,23 @@ public final class Replica {
     /// reused, even when the change that had the highest one is overwritten.
     public func maxSeq() throws -> Int64 { lastSeq }
 
-    /// Re-reads the clock, sequence counter and site cache after a rolled-back transaction, so
-    /// memory never runs ahead of the file.
+    /// Re-reads the clock, sequence counter and site cache: as every write transaction starts
+    /// (``Database/didBegin``), since another process may have written the file, and after a
+    /// rolled-back transaction, so memory never runs ahead of the file.
     func reloadCounters() throws {
-        let meta = try Replica.readMeta(db)
-        lastClock = HLC(int64: meta["hlc"]?.integer ?? 0)
-        lastSeq = meta["seq"]?.integer ?? 0
+        var hlc: Int64 = 0
+        var seq: Int64 = 0
+        try db.cached("SELECT key, value FROM kmk_meta WHERE key IN ('hlc', 'seq')").each(binding: { _ in }) { row in
+            if row.text(0) == "hlc" { hlc = row.int64(1) } else { seq = row.int64(1) }
+        }
+        lastClock = HLC(int64: hlc)
+        lastSeq = seq
+        let sites = try db.cached("SELECT count(*), coalesce(max(site), 0) FROM kmk_site").first { ($0.int64(0), $0.int64(1)) }
+        if let sites, sites.0 != Int64(siteIDs.count) || sites.1 != (siteIDs.keys.max() ?? 0) { try loadSites() }
+    }
+
+    /// Reads the site numbers of other replicas (`kmk_site`) into the cache.
+    private func loadSites() throws {
         siteNumbers = [:]
         siteIDs = [:]
         let sites = try db.prepare("SELECT site, replica FROM kmk_site").rows { ($0.int64(0), $0.text(1) ?? "") }

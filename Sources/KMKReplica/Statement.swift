@@ -2,13 +2,21 @@ import CSQLite
 import KMKModel
 
 /// A prepared statement: bind, step, read columns; finalized in `deinit`.
+///
+/// It keeps its connection's handle, not the ``Database``: the database's statement cache holds
+/// its statements, and a statement holding the database back would keep both alive for ever, the
+/// connection never closed and its WAL never checkpointed. A statement that outlives
+/// ``Database/close()`` still finalizes safely: `sqlite3_close_v2` keeps the connection until its
+/// last statement is finalized.
 final class Statement {
-    private let database: Database
+    private let connection: OpaquePointer?
+    private let path: String
     let sql: String
     private(set) var handle: OpaquePointer?
 
     init(database: Database, sql: String) throws {
-        self.database = database
+        connection = database.handle
+        path = database.path
         self.sql = sql
         var h: OpaquePointer?
         let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &h, nil)
@@ -68,9 +76,9 @@ final class Statement {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
         default:
-            let message = database.lastMessage
+            let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? "no connection"
             sqlite3_reset(handle)
-            throw Database.error(rc, message, path: database.path, sql: sql)
+            throw Database.error(rc, message, path: path, sql: sql)
         }
     }
 

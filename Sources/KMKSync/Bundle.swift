@@ -23,6 +23,9 @@ public struct Bundle: Hashable, Sendable {
     public var created: HLC
     public var vector: [String: HLC]
     public var changes: [Change]
+    /// Changes of the bundle this replica cannot read with its schema: set aside when the bundle
+    /// is applied, with the others applied (SPEC.md §9).
+    public var quarantined: [QuarantinedChange] = []
 
     public init(municipality: String, from: String, target: String?, created: HLC, vector: [String: HLC], changes: [Change]) {
         self.municipality = municipality
@@ -95,17 +98,29 @@ public struct Bundle: Hashable, Sendable {
             }
         }
         var changes: [Change] = []
+        var quarantined: [QuarantinedChange] = []
         changes.reserveCapacity(count)
+        // The checksum held, so the file is as it was written: a change this replica cannot
+        // read is set aside (SPEC.md §6, §9), the others applied.
         for (i, line) in lines.dropFirst().dropLast().enumerated() {
+            let json: JSONValue
             do {
-                changes.append(try Change(json: try JSONValue.parse(String(line)), schema: schema))
-            } catch let e as SyncError {
-                throw SyncError(e.kind, "\(file):\(i + 2): \(e.message)")
+                json = try JSONValue.parse(String(line))
             } catch {
-                throw SyncError(.invalid, "\(file):\(i + 2): \(error)")
+                quarantined.append(QuarantinedChange(text: String(line), reason: "\(file):\(i + 2): not a JSON change (\(error))"))
+                continue
+            }
+            do {
+                changes.append(try Change(json: json, schema: schema))
+            } catch {
+                var q = QuarantinedChange(json: json, reason: "\(file):\(i + 2): \(error.message)")
+                q.text = String(line)
+                quarantined.append(q)
             }
         }
-        return Bundle(municipality: m, from: from, target: header["for"]?.stringValue, created: created,
-                      vector: vector, changes: changes)
+        var bundle = Bundle(municipality: m, from: from, target: header["for"]?.stringValue, created: created,
+                            vector: vector, changes: changes)
+        bundle.quarantined = quarantined
+        return bundle
     }
 }

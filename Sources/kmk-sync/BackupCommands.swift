@@ -76,9 +76,10 @@ struct CheckCommand: AsyncParsableCommand {
                 let hub = try await client.checksum(municipality: replica.municipality.isNational ? "national" : replica.municipality.code)
                 let ok = hub.checksum == local.checksum
                 let waiting = pending > 0 ? ", \(pending) changes not yet pushed" : ""
+                // With changes waiting, a sync may be all it takes; without, only a full resync repairs it.
                 let detail = ok ? "equal to the hub's (\(local.count) registers)"
                     : "differs from the hub's (\(local.count) registers here, \(hub.count) on the hub\(waiting)): "
-                        + "run kmk-sync sync, then check again"
+                        + "run kmk-sync sync\(pending > 0 ? "" : " --full"), then check again"
                 findings.append(CheckFinding(name: "hub checksum", ok: ok, detail: detail))
             } catch {
                 let message = Exit.classify(error)?.message ?? "\(error)"
@@ -97,16 +98,21 @@ struct CheckCommand: AsyncParsableCommand {
         } else {
             for f in findings { say("\(f.ok ? "ok  " : "FAIL") \(f.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(f.detail)") }
         }
-        let failed = findings.filter { !$0.ok && $0.name != "hub checksum" }
+        let failed = findings.filter { !$0.ok && $0.name != "hub checksum" && $0.name != "quarantine" }
         if !failed.isEmpty {
             throw CLIFailure(message: "the replica failed \(failed.count) check\(failed.count == 1 ? "" : "s"): "
                 + failed.map(\.name).joined(separator: ", ") + "; restore it from a backup or re-create it and pull", code: Exit.dataError)
+        }
+        if let q = findings.first(where: { $0.name == "quarantine" }), !q.ok {
+            throw CLIFailure(message: "\(q.detail). The rest of the replica is sound; kmk-sync status lists them. They are tried "
+                + "again at every sync: an upgrade of kmk-sync, or a repair on the hub (kmk-sync hub check), lets them apply", code: Exit.dataError)
         }
         if let hubUnreachable, findings.last?.name == "hub checksum" {
             throw CLIFailure(message: "the checksum was not compared with the hub: \(hubUnreachable)", code: Exit.unavailable)
         }
         if let last = findings.last, last.name == "hub checksum", !last.ok {
-            throw CLIFailure(message: "the replica and the hub differ: run kmk-sync sync, then check again", code: Exit.dataError)
+            throw CLIFailure(message: "the replica and the hub differ: " + (last.detail.split(separator: ": ").last.map(String.init) ?? "run kmk-sync sync --full"),
+                             code: Exit.dataError)
         }
     }
 }

@@ -137,6 +137,11 @@ func pullLine(_ s: SyncEngine.PullSummary) -> String {
     if s.conflicts > 0 { line += ", \(s.conflicts) conflicts: see kmk-sync conflicts" }
     line += ")"
     if s.restarted { line += "; the hub was restored from a backup, so everything was pulled and pushed again" }
+    if s.quarantined > 0 {
+        line += "; \(s.quarantined) change\(s.quarantined == 1 ? "" : "s") could not be applied and \(s.quarantined == 1 ? "was" : "were") "
+            + "set aside (kmk-sync status lists them)"
+    }
+    if s.released > 0 { line += "; \(s.released) change\(s.released == 1 ? "" : "s") set aside earlier applied now" }
     return line
 }
 
@@ -149,6 +154,8 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var options: ReplicaOptions
     @OptionGroup var hub: HubClientOptions
     @Flag(help: "Print one JSON summary line on standard output (also on failure), for logs; nothing else.") var json = false
+    @Flag(help: "Send the whole change log again and pull everything from the start: the repair when check or status says the replica and the hub differ.")
+    var full = false
 
     func run() async throws {
         let started = Date()
@@ -160,7 +167,7 @@ struct SyncCommand: AsyncParsableCommand {
             if json { hub.quiet = true }
             let engine = try hub.engine(opened)
             let (pushed, pulled) = try await withSyncRun(opened, kinds: ["push", "pull"]) {
-                let r = try await engine.sync()
+                let r = try await engine.sync(full: full)
                 return (r, "pushed \(r.push.changes), pulled \(r.pull.changes)")
             }
             hub.finishProgress()
@@ -192,8 +199,10 @@ struct SyncCommand: AsyncParsableCommand {
             ("pushed", String(push?.changes ?? 0)), ("push_batches", String(push?.batches ?? 0)),
             ("pulled", String(pull?.changes ?? 0)), ("pull_pages", String(pull?.pages ?? 0)),
             ("applied", String(pull?.applied ?? 0)), ("conflicts", String(pull?.conflicts ?? 0)),
-            ("hub_restored", (pull?.restarted ?? false) ? "true" : "false"),
+            ("hub_restored", (pull?.restarted ?? false) || (push?.restarts ?? 0) > 0 ? "true" : "false"),
             ("pending", replica.flatMap { try? $0.pendingOutgoing() }.map(String.init) ?? "null"),
+            ("quarantined", String(pull?.quarantined ?? 0)),
+            ("quarantine", replica.flatMap { try? $0.quarantineCount() }.map(String.init) ?? "null"),
         ])
     }
 }
@@ -234,6 +243,8 @@ struct StatusCommand: AsyncParsableCommand {
             }
         }
         let inStep = hubSum.map { $0 == local.checksum }
+        let setAside = try replica.quarantine(limit: 5)
+        let setAsideCount = try replica.quarantineCount()
         if json {
             var members: [(String, String)] = [
                 ("replica", CanonicalJSON.string(replica.replicaID)), ("municipality", CanonicalJSON.string(replica.municipality.code)),
@@ -241,6 +252,7 @@ struct StatusCommand: AsyncParsableCommand {
                 ("hub", hubID.map(CanonicalJSON.string) ?? "null"), ("pending", String(pending)),
                 ("checksum", CanonicalJSON.string(local.checksum)), ("hub_checksum", hubSum.map(CanonicalJSON.string) ?? "null"),
                 ("in_step", inStep.map(String.init) ?? "null"), ("problem", problem.map(CanonicalJSON.string) ?? "null"),
+                ("quarantine", String(setAsideCount)),
             ]
             for (name, last) in [("last_push", state.lastPush), ("last_pull", state.lastPull)] {
                 members.append((name, last.map { "{\"at\":\(CanonicalJSON.string(isoTime($0.at))),\"outcome\":\(CanonicalJSON.string($0.outcome))}" } ?? "null"))
@@ -255,8 +267,16 @@ struct StatusCommand: AsyncParsableCommand {
         say("last pull  " + (state.lastPull.map { "\(isoTime($0.at)) \($0.outcome)" } ?? "never"))
         switch inStep {
         case true?: say("checksum   equal to the hub's (\(local.count) registers)")
-        case false?: say("checksum   differs from the hub's: run kmk-sync sync")
+        case false?: say("checksum   differs from the hub's: run kmk-sync sync --full")
         case nil: say("checksum   not compared" + (problem.map { ": \($0)" } ?? ""))
+        }
+        if setAsideCount > 0 {
+            say("set aside  \(setAsideCount) change\(setAsideCount == 1 ? "" : "s") received that this replica cannot apply "
+                + "(kept, and tried again at every sync; an upgrade of kmk-sync or a repair on the hub may be needed):")
+            for e in setAside {
+                say("           \(e.change.entity ?? "?") \(e.change.id ?? "?") \(e.change.field ?? "?") (\(e.source)): \(e.change.reason)")
+            }
+            if setAsideCount > setAside.count { say("           and \(setAsideCount - setAside.count) more") }
         }
     }
 }

@@ -53,7 +53,7 @@ struct OperationsTests {
 
         let offline = try cli.run("check", "--offline", "--replica", kim)
         #expect(offline.status == 0, "\(offline.stdout)\(offline.stderr)")
-        for name in ["integrity", "change log", "records", "cursors", "ledger"] { #expect(offline.stdout.contains("ok   \(name)")) }
+        for name in ["integrity", "change log", "records", "cursors", "ledger", "quarantine"] { #expect(offline.stdout.contains("ok   \(name)")) }
         let before = try cli.run("check", "--replica", kim)
         #expect(before.status == 65, "nothing pushed yet, so the hub differs: \(before.stdout)")
         #expect(before.stdout.contains("changes not yet pushed"))
@@ -62,7 +62,7 @@ struct OperationsTests {
         #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
         let report = json(after.stdout)
         #expect(report["ok"] as? Bool == true)
-        #expect((report["checks"] as? [[String: Any]])?.count == 7)
+        #expect((report["checks"] as? [[String: Any]])?.count == 8)
 
         // Damage behind kmk-sync's back, with its triggers off: a row that no change records, and a
         // ledger entry numbered past the ledger's counter, naming an unknown origin.

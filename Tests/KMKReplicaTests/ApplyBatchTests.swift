@@ -34,7 +34,7 @@ struct ApplyBatchTests {
     /// A batch of field writes reads only the registers it names (with the lifecycle) when a live
     /// record is settled (SPEC.md §4), and the whole row otherwise; either way the record ends as
     /// if every register had been read.
-    @Test("a pulled field write: a settled record's other registers take its new number, a pushed record's keep theirs, and another program's pending edit stays pending until clocked")
+    @Test("a pulled field write: a settled record's other registers take its new number, a pushed record's keep theirs, and another program's pending edit is clocked first")
     func fieldWritesKeepTheRest() throws {
         let dir = try TempDir()
         let clock = ManualClock()
@@ -72,12 +72,13 @@ struct ApplyBatchTests {
         #expect(after.settled.values.allSatisfy { $0 == newSettled } && after.settled.count == 4)
         #expect(try r.record("venue", id: settled)?["staff_count"] == .integer(40))
         #expect(try r.record("venue", id: settled)?["name"] == .text("Ny"))
-        // To push: the settled record's four registers and the pushed one's written register (the
-        // pending record counts once it is clocked).
-        #expect(try r.pendingOutgoing() == 4 + 1)
-        // The pending edit is still pending, and is clocked with this replica as its origin when
-        // the file is next opened.
-        #expect(try r.log(limit: 10_000).contains { $0.change.id == pending && $0.change.field == "address" && $0.seq == nil })
+        // To push: the settled record's four registers, the pushed one's written register, and the
+        // pending record's five (never pushed, so all carry the number it took): the other
+        // program's edit was clocked as the apply began, before the push mark could move
+        // (SPEC.md §4, "The push mark").
+        #expect(try r.pendingOutgoing() == 4 + 1 + 5)
+        let clocked = try #require(try r.log(limit: 10_000).first { $0.change.id == pending && $0.change.field == "address" })
+        #expect(clocked.seq != nil && clocked.change.origin == r.replicaID)
         r.close()
         let again = try Replica.open(at: dir.path("r.kmk"), now: clock.clock)
         defer { again.close() }

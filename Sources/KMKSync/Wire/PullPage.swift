@@ -8,6 +8,9 @@ public struct PullPage: Hashable, Sendable {
     public var changes: [Change]
     public var cursor: String
     public var more: Bool
+    /// Changes of the page this replica cannot read with its schema (an unknown entity or field,
+    /// an invalid value): set aside by the receiver, never a reason to refuse the page (SPEC.md §6).
+    public var quarantined: [QuarantinedChange] = []
 
     public init(hub: String, schema: Int, changes: [Change], cursor: String, more: Bool) {
         self.hub = hub
@@ -63,6 +66,17 @@ public struct PullPage: Hashable, Sendable {
               let raw = json["changes"]?.arrayValue else {
             throw SyncError(.invalid, "the hub's pull page lacks hub, schema, cursor, more or changes")
         }
-        self.init(hub: hub, schema: schema, changes: try PushBatch.decodeChanges(raw, schema: spec), cursor: cursor, more: more)
+        var changes: [Change] = []
+        var quarantined: [QuarantinedChange] = []
+        changes.reserveCapacity(raw.count)
+        for (i, item) in raw.enumerated() {
+            do {
+                changes.append(try Change(json: item, schema: spec))
+            } catch {
+                quarantined.append(QuarantinedChange(json: item, reason: "changes[\(i)]: \(error.message)"))
+            }
+        }
+        self.init(hub: hub, schema: schema, changes: changes, cursor: cursor, more: more)
+        self.quarantined = quarantined
     }
 }
