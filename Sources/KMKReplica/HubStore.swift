@@ -125,15 +125,15 @@ public final class HubStore {
     /// Applies one push batch atomically: the batch's changes are merged with the merge rules
     /// and the replica's last batch number is recorded in the same transaction.
     ///
-    /// Checks, in order, before anything is written: the token's scope may write every change
-    /// (else ``ReplicaError/Kind/permission``), the replica belongs to the token's municipality,
-    /// no clock is more than `maxDrift` ms ahead of the hub's wall clock (``ClockError``).
+    /// No clock may be more than `maxDrift` ms ahead of the hub's wall clock (``ClockError``).
+    /// Then, inside the transaction and before anything of the batch is kept: the replica
+    /// belongs to the token's municipality, and every change is one the scope may write, judged
+    /// by the municipality the record already has on the hub (``ReplicaError/Kind/permission``,
+    /// naming the record; see ``refusal(_:entity:record:scope:)``). A change equal to the
+    /// register the hub holds is a relay and is ignored, never refused.
     /// `digest` gives the batch's ``PushBatch/digest`` (the hub computes it on another thread
     /// meanwhile); by default it is computed here.
     public func push(_ batch: PushBatch, scope: HubScope, maxDrift: UInt64, digest: (() -> String)? = nil) throws -> PushOutcome {
-        for c in batch.changes where !scope.mayWrite(municipality: c.municipality) {
-            throw ReplicaError(.permission, scope.refusal(for: c))
-        }
         let wall = now()
         for c in batch.changes where c.clock.millis > wall && c.clock.millis - wall > maxDrift {
             throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
@@ -168,7 +168,7 @@ public final class HubStore {
             let first = lastSeq + 1
             var applied = 0
             var record = try RecordRegisters(db)
-            for c in batch.changes where try merge(c, into: &record) { applied += 1 }
+            for c in batch.changes where try merge(c, into: &record, scope: scope) { applied += 1 }
             if lastSeq >= first {
                 try db.cached("INSERT INTO hub_commit (first_seq, last_seq, tag, at) VALUES (?, ?, ?, ?)")
                     .run([.integer(first), .integer(lastSeq), .text(HubStore.newTag()), .integer(Int64(wall))])
@@ -209,9 +209,14 @@ public final class HubStore {
         var pk = ""
         /// (col, register), at most one per column.
         var registers: [(col: Int64, state: RegisterState)] = []
+        /// The record's municipality on the hub (nil: national data), when it has any register.
+        var municipality: String?
+
+        /// Whether the hub holds the record (any register of it).
+        var exists: Bool { !registers.isEmpty }
 
         init(_ db: Database) throws {
-            read = try db.cached("SELECT col, val, hlc, site, base FROM hub_register WHERE tbl = ? AND pk = ?")
+            read = try db.cached("SELECT col, val, hlc, site, base, muni FROM hub_register WHERE tbl = ? AND pk = ? ORDER BY col")
             write = try db.cached("""
                 INSERT INTO hub_register (tbl, pk, col, muni, val, hlc, site, base, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tbl, pk, col) DO UPDATE SET val = excluded.val, hlc = excluded.hlc, site = excluded.site,
@@ -230,7 +235,8 @@ public final class HubStore {
 
     /// Merges one change into its register; returns whether it won. `record` holds the registers
     /// of the change's record when the previous change was for the same one (else they are read).
-    private func merge(_ c: Change, into record: inout RecordRegisters) throws -> Bool {
+    /// Throws ``ReplicaError/Kind/permission`` when `scope` may not write the change.
+    private func merge(_ c: Change, into record: inout RecordRegisters, scope: HubScope) throws -> Bool {
         let e = schema.entity(c.entity)!
         let col = Int64(c.isLifecycle ? 0 : e.field(c.field)!.number)
         let tbl = Int64(e.number)
@@ -238,16 +244,26 @@ public final class HubStore {
             record.tbl = tbl
             record.pk = c.id
             record.registers.removeAll(keepingCapacity: true)
+            record.municipality = nil
+            // The record's municipality is read with its registers (no query more per change); the
+            // lifecycle's (col 0, read first) is the one the record was created with.
             try record.read.each(binding: { st in
                 st.bind(tbl, at: 1)
                 st.bind(c.id, at: 2)
             }) { row in
+                if record.registers.isEmpty { record.municipality = row.isNull(5) ? nil : row.text(5) }
                 record.registers.append((row.int64(0), RegisterState(value: row.value(1), clock: HLC(int64: row.int64(2)),
                                                                      origin: siteID(row.int64(3)), base: HLC(int64: row.int64(4)))))
             }
         }
         let stored = record.state(col)
         let incoming = RegisterState(c)
+        // A relay: exactly what the hub holds (a replica re-sending what it pulled). Ignored
+        // whatever the token, so a replica re-pushing its whole log never wedges.
+        if stored == incoming, record.municipality == c.municipality { return false }
+        if let refusal = refusal(c, entity: e, record: record, scope: scope) {
+            throw ReplicaError(.permission, refusal)
+        }
         let outcome = c.isLifecycle ? MergeRules.mergeLifecycle(stored: stored, incoming: incoming)
             : MergeRules.mergeField(stored: stored, incoming: incoming)
         guard outcome == .replace else { return false }
@@ -265,8 +281,47 @@ public final class HubStore {
                 st.bind(c.base.int64, at: 8)
                 st.bind(seq, at: 9)
             }
+        if !record.exists { record.municipality = c.municipality }
         record.set(col, incoming)
         return true
+    }
+
+    /// Why `scope` may not write `c`, or nil when it may (SPEC.md §11.2). A record's
+    /// municipality is the one it was first written with on the hub: a change is judged by that
+    /// municipality, not by the one it claims, and may not claim another. A municipality
+    /// profile's id is its kommunkod. National data is written by the styrgrupp alone.
+    func refusal(_ c: Change, entity e: EntitySpec, record: RecordRegisters, scope: HubScope) -> String? {
+        let name = "\(c.entity) \(c.id)"
+        let nothing = "nothing in the batch was written"
+        func label(_ code: String) -> String { Municipality.byCode[code]?.description ?? code }
+        switch e.scope {
+        case .national:
+            if let claimed = c.municipality {
+                return "\(name) is national reference data, but the change names municipality \(label(claimed)); "
+                    + "\(nothing). A change of national data names no municipality (null)"
+            }
+            if record.exists, let owner = record.municipality {
+                return "\(name) is filed on the hub under municipality \(label(owner)), not as national data; \(nothing). "
+                    + "Ask the hub's operator to check the hub store (kmk-sync hub audit --record \(c.id))"
+            }
+            return scope.mayWrite(municipality: nil) ? nil : scope.refusal(for: c)
+        case .municipal:
+            guard let claimed = c.municipality else {
+                return "\(name) belongs to a municipality, but the change names none; \(nothing)"
+            }
+            if record.exists, record.municipality != claimed {
+                let owner = record.municipality.map { "municipality \(label($0))" } ?? "national reference data"
+                return "\(name) belongs to \(owner) on the hub, but the change files it under \(label(claimed)); "
+                    + "\(nothing). A record's municipality never changes: remove the change (make a new record of "
+                    + "\(label(claimed)) instead), then push again"
+            }
+            guard scope.mayWrite(municipality: claimed) else { return scope.refusal(for: c) }
+            if e.identity == .municipalityCode, c.id != claimed {
+                return "\(name) is a municipality profile, whose id must be its kommunkod (\(claimed) for "
+                    + "\(label(claimed))); \(nothing). Write the profile of your own municipality, id \(claimed)"
+            }
+            return nil
+        }
     }
 
     /// The replica id of a site number; reads the table when another connection added it.

@@ -58,12 +58,15 @@ public enum HubScope: Hashable, Sendable, CustomStringConvertible {
         let whose = change.municipality.map { "municipality \(Municipality.byCode[$0]?.description ?? $0)" } ?? "national reference data"
         switch self {
         case .municipality(let own):
+            let remedy = change.municipality == nil
+                ? "National reference data is published by the styrgrupp; remove the change and push again"
+                : "Use the replica of that municipality with its own token"
             return "this token is for \(Municipality.byCode[own]?.description ?? own) and may not write \(whose) "
-                + "(\(change.entity) \(change.id)); nothing in the batch was written. Use the replica of that "
-                + "municipality with its own token"
+                + "(\(change.entity) \(change.id)); nothing in the batch was written. " + remedy
         case .styrgrupp:
             return "the styrgrupp token writes national reference data only, not \(whose) (\(change.entity) "
-                + "\(change.id)); nothing in the batch was written"
+                + "\(change.id)); nothing in the batch was written. A municipality's records are written with "
+                + "its own token"
         }
     }
 }
