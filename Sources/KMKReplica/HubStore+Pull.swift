@@ -13,6 +13,13 @@ extension HubStore {
     /// most `limit`. With `nationalOnly`, only national reference data (the styrgrupp's national
     /// replica pulls so).
     public func pull(cursor text: String?, scope: HubScope, limit: Int, nationalOnly: Bool = false) throws -> PullOutcome {
+        // One read transaction: the page, the newest number and the tags are of one moment, even
+        // while another process (a second hub) writes the file.
+        try snapshot { try pullInSnapshot(cursor: text, scope: scope, limit: limit, nationalOnly: nationalOnly) }
+    }
+
+    private func pullInSnapshot(cursor text: String?, scope: HubScope, limit: Int, nationalOnly: Bool) throws -> PullOutcome {
+        let lastSeq = try storedSeq()
         var after: Int64 = 0
         if let text, !text.isEmpty {
             guard let cursor = HubCursor(text: text) else { return .stale("the cursor is not one this hub issued") }
@@ -66,6 +73,19 @@ extension HubStore {
         return .page(PullPage(hub: hubID, schema: schema.version, changes: page.compactMap(\.1), cursor: next.text, more: more))
     }
 
+    /// Runs `body` in one read transaction (a consistent view of the file).
+    func snapshot<T>(_ body: () throws -> T) throws -> T {
+        try db.execute("BEGIN")
+        do {
+            let result = try body()
+            try db.execute("COMMIT")
+            return result
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// SQLite's virtual-machine steps since the last call (see ``Database/takeVMSteps()``); for
     /// tests that check a pull's work does not grow with the history.
     package func takeVMSteps() -> Int64 { db.takeVMSteps() }
@@ -116,7 +136,7 @@ extension HubStore {
 
     /// How many registers the hub holds, and the newest sequence number.
     public func counts() throws -> (registers: Int, seq: Int64) {
-        (Int(try db.cached("SELECT count(*) FROM hub_register").first { $0.int64(0) } ?? 0), lastSeq)
+        try snapshot { (Int(try db.cached("SELECT count(*) FROM hub_register").first { $0.int64(0) } ?? 0), try storedSeq()) }
     }
 }
 

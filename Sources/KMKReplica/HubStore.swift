@@ -22,9 +22,16 @@ public final class HubStore {
     public let schema: Schema
     let db: Database
     let now: Replica.WallClock
+    /// The newest hub sequence number, as of the last write transaction's start (another process,
+    /// such as a second hub, may have issued more since: a write transaction reads it again).
     private(set) var lastSeq: Int64
+    /// Site numbers (the replica ids of `hub_site`) known to this connection. A row of `hub_site`
+    /// never changes once committed, so these stay true; a write transaction adds the rows other
+    /// processes committed (above ``maxSite``) before it makes a new one.
     var siteNumbers: [String: Int64] = [:]
     var siteIDs: [Int64: String] = [:]
+    /// The highest site number known.
+    private var maxSite: Int64 = 0
 
     /// Opens the store at `path`, creating it when missing.
     public static func open(at path: String, schema: Schema = .current, now: @escaping Replica.WallClock = Replica.systemClock) throws -> HubStore {
@@ -113,11 +120,7 @@ public final class HubStore {
         self.lastSeq = seq
         self.schema = schema
         self.now = now
-        let sites = try db.prepare("SELECT site, replica FROM hub_site").rows { ($0.int64(0), $0.text(1) ?? "") }
-        for (site, replica) in sites {
-            siteNumbers[replica] = site
-            siteIDs[site] = replica
-        }
+        try readSites()
     }
 
     public func close() { db.close() }
@@ -148,6 +151,7 @@ public final class HubStore {
 
     private func pushInTransaction(_ batch: PushBatch, scope: HubScope, wall: UInt64, digest: () -> String) throws -> PushOutcome {
         try db.transaction {
+            try refreshCounters()
             let known = try db.cached("SELECT municipality, last_batch, last_digest FROM hub_replica WHERE replica = ?")
                 .first([.text(batch.replica)]) { ($0.text(0) ?? "", $0.int64(1), $0.text(2)) }
             if let known, known.0 != scope.text {
@@ -186,16 +190,39 @@ public final class HubStore {
         }
     }
 
-    /// Re-reads the counters and caches after a rolled-back transaction.
+    /// Re-reads the counters and caches after a rolled-back transaction (the site numbers it made
+    /// are gone).
     private func reload() throws {
-        lastSeq = try db.cached("SELECT value FROM hub_meta WHERE key = 'seq'").first { $0.int64(0) } ?? 0
+        lastSeq = try storedSeq()
         siteNumbers = [:]
         siteIDs = [:]
-        let sites = try db.prepare("SELECT site, replica FROM hub_site").rows { ($0.int64(0), $0.text(1) ?? "") }
+        maxSite = 0
+        try readSites()
+    }
+
+    /// The newest sequence number as the file holds it.
+    func storedSeq() throws -> Int64 {
+        try db.cached("SELECT value FROM hub_meta WHERE key = 'seq'").first { $0.int64(0) } ?? 0
+    }
+
+    /// Reads the site numbers above ``maxSite`` (all of them at first).
+    private func readSites() throws {
+        let sites = try db.cached("SELECT site, replica FROM hub_site WHERE site > ? ORDER BY site")
+            .rows([.integer(maxSite)]) { ($0.int64(0), $0.text(1) ?? "") }
         for (site, replica) in sites {
             siteNumbers[replica] = site
             siteIDs[site] = replica
+            maxSite = site
         }
+    }
+
+    /// At the start of every write transaction: another process (a second hub, `hub token
+    /// create`, `hub backup`'s check) may have written the file since this connection last did,
+    /// so the sequence number and the site numbers are read again, under the write lock, before
+    /// any is issued. Two stores on one file never issue the same number.
+    private func refreshCounters() throws {
+        lastSeq = try storedSeq()
+        try readSites()
     }
 
     /// The registers of one record as the batch has left them: a batch sends a record's changes
@@ -335,12 +362,15 @@ public final class HubStore {
         return id
     }
 
+    /// The site number of a replica, made when it has none; only inside a write transaction
+    /// (which read the numbers other processes made, ``refreshCounters()``).
     func siteNumber(_ replica: String) throws -> Int64 {
         if let n = siteNumbers[replica] { return n }
-        let n = (siteIDs.keys.max() ?? 0) + 1
+        let n = maxSite + 1
         try db.cached("INSERT INTO hub_site (site, replica) VALUES (?, ?)").run([.integer(n), .text(replica)])
         siteNumbers[replica] = n
         siteIDs[n] = replica
+        maxSite = n
         return n
     }
 

@@ -136,4 +136,55 @@ struct HubStoreTests {
         #expect(try again.tokens().first?.revokedAt != nil)
         #expect(throws: ReplicaError.self) { try again.revokeToken(id: "t-none") }
     }
+
+    @Test("two stores on one file (a second hub process, hub token create) never reuse a hub seq or a site number")
+    func twoStoresOneFile() throws {
+        let dir = try TempDir()
+        let path = dir.path("hub.db")
+        let one = try HubStore.open(at: path, now: ManualClock().clock)
+        let two = try HubStore.open(at: path, now: ManualClock().clock)
+        defer {
+            one.close()
+            two.close()
+        }
+        // Each replica is first seen by one store and later pushes through the other.
+        let replicas = (1...5).map { n in "0000000\(n)-2222-4333-8444-555555555555" }
+        var batches: [String: Int64] = [:]
+        var pushed: [Change] = []
+        for round in 0..<20 {
+            let store = round % 2 == 0 ? one : two
+            let replica = replicas[round % replicas.count]
+            batches[replica, default: 0] += 1
+            if round % 7 == 3 { _ = try (round % 2 == 0 ? two : one).createToken(scope: .municipality("0484"), label: "r\(round)") }
+            let changes = (0..<3).map { k in
+                Change(entity: "venue", id: "00000000-0000-4000-8000-\(String(format: "%012d", round * 10 + k))", field: "name",
+                       value: .text("v\(round).\(k)"), clock: HLC(millis: 1_000_000 + UInt64(round * 10 + k), counter: 0),
+                       origin: replica, municipality: "0484")
+            }
+            let outcome = try store.push(PushBatch(replica: replica, batch: batches[replica]!, schema: 1, changes: changes),
+                                         scope: .municipality("0484"), maxDrift: 3_600_000)
+            #expect(reply(outcome)?.applied == 3, "round \(round): \(outcome)")
+            pushed += changes
+        }
+        for store in [one, two] {
+            #expect(try store.counts() == (registers: pushed.count, seq: Int64(pushed.count)))
+            // One change per page: each cursor's number is above the last, and every change comes back
+            // with the origin it was pushed with (a reused site number would name another replica).
+            var cursor: String?
+            var seqs: [Int64] = []
+            var pulled: [Change] = []
+            while true {
+                guard case .page(let page) = try store.pull(cursor: cursor, scope: .municipality("0484"), limit: 1) else {
+                    Issue.record("stale cursor")
+                    break
+                }
+                pulled += page.changes
+                cursor = page.cursor
+                seqs.append(HubCursor(text: page.cursor)?.seq ?? -1)
+                if !page.more { break }
+            }
+            #expect(pulled == pushed)
+            #expect(seqs == (1...Int64(pushed.count)).map { $0 })
+        }
+    }
 }
