@@ -86,14 +86,17 @@ package struct HubRoutes {
     }
 
     /// The scope of the request's bearer token, or 401.
-    func scope(_ request: Request) async throws -> HubScope {
+    func scope(_ request: Request) async throws -> HubScope { try await caller(request).scope }
+
+    /// The id and scope of the request's bearer token, or 401.
+    func caller(_ request: Request) async throws -> (id: String, scope: HubScope) {
         guard let header = request.headers[.authorization] else {
             throw HubError.unauthorized("no token: send \"Authorization: Bearer TOKEN\" with a token from kmk-sync hub token create")
         }
-        guard header.hasPrefix("Bearer "), let scope = try await service.authenticate(String(header.dropFirst(7))) else {
+        guard header.hasPrefix("Bearer "), let caller = try await service.identify(String(header.dropFirst(7))) else {
             throw HubError.unauthorized("the token is wrong or revoked; ask the hub's operator for a new one")
         }
-        return scope
+        return caller
     }
 
     /// Refuses a client that speaks another schema version, saying which side to upgrade.
@@ -110,7 +113,7 @@ package struct HubRoutes {
     }
 
     func push(_ request: Request) async throws -> Response {
-        let scope = try await scope(request)
+        let (token, scope) = try await caller(request)
         var request = request
         var bytes: [UInt8]
         do {
@@ -150,7 +153,7 @@ package struct HubRoutes {
             batch = PushBatch(replica: envelope.replica, batch: envelope.batch, schema: envelope.schema,
                               changes: try PushBatch.decodeChanges(envelope.changes))
         }
-        switch try await service.push(batch, scope: scope, maxDrift: configuration.maxDrift) {
+        switch try await service.push(batch, scope: scope, token: token, maxDrift: configuration.maxDrift) {
         case .accepted(let reply):
             await metrics.push(received: batch.changes.count, applied: reply.applied, duplicate: reply.duplicate)
             return json(reply.json(), request)

@@ -22,9 +22,11 @@ actor HubService {
 
     func authenticate(_ token: String) throws -> HubScope? { try store.authenticate(token) }
 
-    func push(_ batch: PushBatch, scope: HubScope, maxDrift: UInt64) throws -> HubStore.PushOutcome {
+    func identify(_ token: String) throws -> (id: String, scope: HubScope)? { try store.identify(token) }
+
+    func push(_ batch: PushBatch, scope: HubScope, token: String, maxDrift: UInt64) throws -> HubStore.PushOutcome {
         let digest = BatchDigest(batch)
-        let outcome = try store.push(batch, scope: scope, maxDrift: maxDrift, digest: digest.value)
+        let outcome = try store.push(batch, scope: scope, token: token, maxDrift: maxDrift, digest: digest.value)
         if case .accepted(let reply) = outcome, !reply.duplicate {
             pushCommits += 1
             if case .exitAfterPushCommit(let n)? = fault, n == pushCommits { HubService.die("after push commit \(n)") }

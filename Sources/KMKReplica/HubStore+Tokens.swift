@@ -40,10 +40,13 @@ extension HubStore {
     }
 
     /// The scope of a valid, unrevoked token, or nil.
-    public func authenticate(_ token: String) throws -> HubScope? {
+    public func authenticate(_ token: String) throws -> HubScope? { try identify(token)?.scope }
+
+    /// The id and scope of a valid, unrevoked token, or nil.
+    public func identify(_ token: String) throws -> (id: String, scope: HubScope)? {
         guard token.hasPrefix("kmk_"), token.utf8.count == 68 else { return nil }
-        return try db.cached("SELECT scope FROM hub_token WHERE hash = ? AND revoked_at IS NULL")
-            .first([.text(SHA256.hex(token))]) { HubScope(text: $0.text(0) ?? "") } ?? nil
+        return try db.cached("SELECT id, scope FROM hub_token WHERE hash = ? AND revoked_at IS NULL")
+            .first([.text(SHA256.hex(token))]) { row in HubScope(text: row.text(1) ?? "").map { (row.text(0) ?? "", $0) } } ?? nil
     }
 
     private func hex64(_ v: UInt64) -> String {

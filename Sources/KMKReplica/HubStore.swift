@@ -136,20 +136,23 @@ public final class HubStore {
     /// register the hub holds is a relay and is ignored, never refused.
     /// `digest` gives the batch's ``PushBatch/digest`` (the hub computes it on another thread
     /// meanwhile); by default it is computed here.
-    public func push(_ batch: PushBatch, scope: HubScope, maxDrift: UInt64, digest: (() -> String)? = nil) throws -> PushOutcome {
+    /// `token` is the id of the token that sent the batch, kept with it for `kmk-sync hub audit`.
+    public func push(_ batch: PushBatch, scope: HubScope, token: String? = nil, maxDrift: UInt64,
+                     digest: (() -> String)? = nil) throws -> PushOutcome {
         let wall = now()
         for c in batch.changes where c.clock.millis > wall && c.clock.millis - wall > maxDrift {
             throw ClockError(origin: c.origin, remote: c.clock, now: wall, maxDrift: maxDrift)
         }
         do {
-            return try pushInTransaction(batch, scope: scope, wall: wall, digest: digest ?? { batch.digest })
+            return try pushInTransaction(batch, scope: scope, token: token, wall: wall, digest: digest ?? { batch.digest })
         } catch {
             try reload()
             throw error
         }
     }
 
-    private func pushInTransaction(_ batch: PushBatch, scope: HubScope, wall: UInt64, digest: () -> String) throws -> PushOutcome {
+    private func pushInTransaction(_ batch: PushBatch, scope: HubScope, token: String?, wall: UInt64,
+                                   digest: () -> String) throws -> PushOutcome {
         try db.transaction {
             try refreshCounters()
             let known = try db.cached("SELECT municipality, last_batch, last_digest FROM hub_replica WHERE replica = ?")
@@ -171,8 +174,15 @@ public final class HubStore {
             if batch.batch != last + 1 { return .gap(expected: last + 1) }
             let first = lastSeq + 1
             var applied = 0
-            var record = try RecordRegisters(db)
+            // The batch's row in hub_batch: each register it writes names it.
+            let batchRow = (try db.cached("SELECT max(id) FROM hub_batch").first { $0.int64(0) } ?? 0) + 1
+            var record = try RecordRegisters(db, batch: batchRow)
             for c in batch.changes where try merge(c, into: &record, scope: scope) { applied += 1 }
+            try db.cached("""
+                INSERT INTO hub_batch (id, token, replica, municipality, batch, at, changes, applied) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """).run([.integer(batchRow), token.map(Value.text) ?? .null, .text(batch.replica), .text(scope.text),
+                          .integer(batch.batch), .integer(Int64(wall)), .integer(Int64(batch.changes.count)),
+                          .integer(Int64(applied))])
             if lastSeq >= first {
                 try db.cached("INSERT INTO hub_commit (first_seq, last_seq, tag, at) VALUES (?, ?, ?, ?)")
                     .run([.integer(first), .integer(lastSeq), .text(HubStore.newTag()), .integer(Int64(wall))])
@@ -242,12 +252,17 @@ public final class HubStore {
         /// Whether the hub holds the record (any register of it).
         var exists: Bool { !registers.isEmpty }
 
-        init(_ db: Database) throws {
+        /// The hub_batch row of the batch being merged.
+        let batch: Int64
+
+        init(_ db: Database, batch: Int64) throws {
+            self.batch = batch
             read = try db.cached("SELECT col, val, hlc, site, base, muni FROM hub_register WHERE tbl = ? AND pk = ? ORDER BY col")
             write = try db.cached("""
-                INSERT INTO hub_register (tbl, pk, col, muni, val, hlc, site, base, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO hub_register (tbl, pk, col, muni, val, hlc, site, base, seq, batch)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tbl, pk, col) DO UPDATE SET val = excluded.val, hlc = excluded.hlc, site = excluded.site,
-                base = excluded.base, seq = excluded.seq
+                base = excluded.base, seq = excluded.seq, batch = excluded.batch
                 """)
         }
 
@@ -307,6 +322,7 @@ public final class HubStore {
                 st.bind(site, at: 7)
                 st.bind(c.base.int64, at: 8)
                 st.bind(seq, at: 9)
+                st.bind(record.batch, at: 10)
             }
         if !record.exists { record.municipality = c.municipality }
         record.set(col, incoming)

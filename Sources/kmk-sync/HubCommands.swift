@@ -6,12 +6,12 @@ import KMKReplica
 import KMKSync
 import Logging
 
-/// `kmk-sync hub serve|token`: the national hub.
+/// `kmk-sync hub serve|token|backup|audit`: the national hub.
 struct HubGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hub",
         abstract: "Run the national hub and manage its tokens.",
-        subcommands: [HubServe.self, TokenGroup.self, HubBackup.self]
+        subcommands: [HubServe.self, TokenGroup.self, HubBackup.self, HubAudit.self]
     )
 }
 
@@ -134,5 +134,80 @@ struct TokenRevoke: ParsableCommand {
         guard FileManager.default.fileExists(atPath: db) else { throw CLIFailure.noInput("no hub store at \(db); check --db") }
         try HubStore.open(at: db).revokeToken(id: id)
         say("revoked token \(id)")
+    }
+}
+
+/// `kmk-sync hub audit`: who wrote what, by batch (SPEC.md §11.8).
+struct HubAudit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "List the batches the hub applied (token, label, replica, time), or which batch wrote each field of a record.",
+        discussion: """
+            The token is what the hub vouches for: a change's origin is only what the sending replica says \
+            (SPEC.md §11.2). With --record, every field of the record (of any entity with that id) is listed with \
+            the batch that wrote its current value. Reads only; may run beside a serving hub.
+            """
+    )
+
+    @Option(help: "The hub store file.") var db: String
+    @Option(help: "Only this municipality (kommunkod or name), or 'styrgrupp'.") var municipality: String?
+    @Option(help: "List this record's fields with the batch that wrote each.") var record: String?
+    @Option(help: "The most batches listed, newest first.") var limit = 50
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: db) else { throw CLIFailure.noInput("no hub store at \(db); check --db") }
+        let scope: String? = try municipality.map { $0 == "styrgrupp" ? $0 : try Municipality.find($0).code }
+        let store = try HubStore.open(at: db)
+        defer { store.close() }
+        if let record {
+            let registers = try store.auditRecord(record, municipality: scope)
+            guard !registers.isEmpty else {
+                throw CLIFailure.noInput("the hub holds no record with id \(record)"
+                    + (scope.map { " for \($0)" } ?? "") + "; check the id (kmk-sync venue list shows ids)")
+            }
+            if json {
+                say("{\"record\":" + CanonicalJSON.string(record.lowercased()) + ",\"registers\":["
+                    + registers.map { r in
+                        "{\"change\":" + r.change.json() + ",\"batch\":" + (r.batch.map(Self.json) ?? "null") + "}"
+                    }.joined(separator: ",") + "]}")
+                return
+            }
+            var table = TextTable(header: ["entity", "field", "value", "clock", "origin", "written", "token", "label", "replica", "batch"])
+            for r in registers {
+                let c = r.change
+                let kind = store.schema.entity(c.entity)?.field(c.field)?.kind
+                let value = kind.map { CanonicalJSON.value(c.value, kind: $0) } ?? "\(c.value.integer ?? 0)"
+                table.rows.append([c.entity, c.field, value, c.clock.iso, c.origin,
+                                   r.batch.map { isoTime($0.at) } ?? "before audit", r.batch?.token ?? "", r.batch?.label ?? "",
+                                   r.batch?.replica ?? "", r.batch.map { "\($0.batch)" } ?? ""])
+            }
+            say(table.render())
+            return
+        }
+        let batches = try store.auditBatches(municipality: scope, limit: limit)
+        if json {
+            say("{\"batches\":[" + batches.map(Self.json).joined(separator: ",") + "]}")
+            return
+        }
+        var table = TextTable(header: ["applied at", "scope", "token", "label", "replica", "batch", "changes", "won"])
+        for b in batches {
+            table.rows.append([isoTime(b.at), b.scope, b.token ?? "", b.label ?? "", b.replica, "\(b.batch)", "\(b.changes)",
+                               "\(b.applied)"])
+        }
+        say(table.render())
+    }
+
+    static func json(_ b: HubBatchRecord) -> String {
+        CanonicalJSON.object([
+            ("id", "\(b.id)"), ("at", "\(b.at)"), ("token", b.token.map(CanonicalJSON.string) ?? "null"),
+            ("label", b.label.map(CanonicalJSON.string) ?? "null"), ("replica", CanonicalJSON.string(b.replica)),
+            ("scope", CanonicalJSON.string(b.scope)), ("batch", "\(b.batch)"), ("changes", "\(b.changes)"),
+            ("applied", "\(b.applied)"),
+        ])
     }
 }

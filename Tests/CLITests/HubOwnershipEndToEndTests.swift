@@ -71,4 +71,35 @@ struct HubOwnershipEndToEndTests {
         #expect(shown.contains("Karlstads krog") && !shown.contains("Eskilstunas"), "\(shown)")
         #expect(try await pull(hub, token: esk).allSatisfy { $0["municipality"] as? String != "1780" })
     }
+
+    @Test("hub audit: who last changed a venue's name, with which token (by label), when; bounded by batches")
+    func audit() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let hub = try HubProcess(cli: cli)
+        defer { hub.stop() }
+        let annaToken = try cli.token(hub: hub, ["--municipality", "0484", "--label", "Anna"], file: "anna.token")
+        let boToken = try cli.token(hub: hub, ["--municipality", "0484", "--label", "Bo på miljö"], file: "bo.token")
+        let anna = try cli.replica("anna.kmk", "0484", hub: hub, token: annaToken)
+        let bo = try cli.replica("bo.kmk", "0484", hub: hub, token: boToken)
+        let venue = try cli.run("venue", "add", "name=Krogen", "membership=member", "--replica", anna).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try cli.run("sync", "--replica", anna).status == 0)
+        #expect(try cli.run("sync", "--replica", bo).status == 0)
+        #expect(try cli.run("venue", "update", venue, "name=Krogen Nya", "--replica", bo).status == 0)
+        #expect(try cli.run("sync", "--replica", bo).status == 0)
+
+        let record = try cli.run("hub", "audit", "--db", hub.db, "--record", venue)
+        #expect(record.status == 0, "\(record.stderr)")
+        let line = try #require(record.stdout.split(separator: "\n").first { $0.contains(" name ") }, "\(record.stdout)")
+        #expect(line.contains("Krogen Nya") && line.contains("Bo på miljö"), "\(line)")
+        let json = try cli.run("hub", "audit", "--db", hub.db, "--municipality", "Eskilstuna", "--json", "--limit", "2")
+        #expect(json.status == 0, "\(json.stderr)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let batches = try #require(parsed?["batches"] as? [[String: Any]])
+        #expect(batches.count == 2 && batches.first?["label"] as? String == "Bo på miljö", "\(json.stdout)")
+        #expect(batches.allSatisfy { $0["scope"] as? String == "0484" })
+        let none = try cli.run("hub", "audit", "--db", hub.db, "--record", "00000000-0000-4000-8000-00000000beef")
+        #expect(none.status != 0 && none.stderr.contains("no record with id"), "\(none.stderr)")
+    }
 }
