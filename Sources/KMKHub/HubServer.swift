@@ -24,12 +24,22 @@ public enum HubServer {
             },
             logger: logger
         )
+        // The store's file holds every committed push at most 2 s after it (SPEC.md §11.1).
+        let checkpoints = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                await service.checkpointIfWritten()
+            }
+        }
+        defer { checkpoints.cancel() }
         do {
             try await app.runService()
         } catch {
+            checkpoints.cancel()
             await service.close()
             throw error
         }
+        checkpoints.cancel()
         await service.close()
         logger.info("hub stopped; store closed")
     }

@@ -9,6 +9,8 @@ actor HubService {
     private let fault: HubFault?
     private var pushCommits = 0
     private var pullReplies = 0
+    /// Whether a write was committed since the last checkpoint (``checkpointIfWritten()``).
+    private var written = false
     nonisolated let hubID: String
     nonisolated let schemaVersion: Int
 
@@ -28,6 +30,7 @@ actor HubService {
         let digest = BatchDigest(batch)
         let outcome = try store.push(batch, scope: scope, token: token, maxDrift: maxDrift, digest: digest.value)
         if case .accepted(let reply) = outcome, !reply.duplicate {
+            written = true
             pushCommits += 1
             if case .exitAfterPushCommit(let n)? = fault, n == pushCommits { HubService.die("after push commit \(n)") }
         }
@@ -58,6 +61,14 @@ actor HubService {
     }
 
     func close() { store.close() }
+
+    /// Copies the store's WAL into its file when anything was written since the last call, so
+    /// that the file alone holds every committed push within seconds (SPEC.md §11.1); passive:
+    /// it never holds up a request.
+    func checkpointIfWritten() {
+        guard written else { return }
+        written = !store.checkpoint()
+    }
 
     private static func die(_ point: String) -> Never {
         FileHandle.standardError.write(Data("kmk-sync hub: fault injected (KMK_HUB_FAULT), exiting \(point)\n".utf8))

@@ -125,6 +125,11 @@ public final class HubStore {
 
     public func close() { db.close() }
 
+    /// Copies the WAL into the store's file without waiting for other connections (passive);
+    /// returns whether every committed frame is now in the file (SPEC.md §11.1).
+    @discardableResult
+    public func checkpoint() -> Bool { db.checkpoint() }
+
     /// Applies one push batch atomically: the batch's changes are merged with the merge rules
     /// and the replica's last batch number is recorded in the same transaction.
     ///
