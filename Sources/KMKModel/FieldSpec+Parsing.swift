@@ -9,7 +9,7 @@ extension FieldSpec {
         if s.isEmpty { return .null }
         switch kind {
         case .text(let max):
-            guard input.count <= max else { throw invalid(input, "it has \(input.count) characters") }
+            try checkText(input, max: max)
             return .text(input)
         case .integer(let min, let max):
             guard let i = Int64(s), i >= min, i <= max else { throw invalid(input) }
@@ -62,8 +62,7 @@ extension FieldSpec {
         case (.real, .integer(let i)):
             return .real(Double(i))
         case (.text(let max), .text(let s)):
-            // Characters never outnumber UTF-8 bytes: only a long value needs them counted.
-            guard s.utf8.count <= max || s.count <= max else { throw invalid(String(s.prefix(40)), "it has \(s.count) characters") }
+            try checkText(s, max: max)
             return value
         case (.date, .text(let s)):
             // Fast paths (imports check every value): a value already in its stored form is

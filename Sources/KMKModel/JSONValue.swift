@@ -226,12 +226,14 @@ package struct JSONParser {
                     var scalar = try hex4()
                     if (0xD800...0xDBFF).contains(scalar) {
                         guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
-                            throw error("unpaired surrogate")
+                            throw error(Self.unpairedSurrogate)
                         }
                         i += 2
                         let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw error("unpaired surrogate") }
+                        guard (0xDC00...0xDFFF).contains(low) else { throw error(Self.unpairedSurrogate) }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw error(Self.unpairedSurrogate)
                     }
                     guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
                     out.append(contentsOf: Array(String(Character(u)).utf8))
@@ -245,6 +247,11 @@ package struct JSONParser {
             }
         }
     }
+
+    /// Half of a UTF-16 pair escaped alone (`\ud800`) is no character: no Swift string, valid
+    /// UTF-8 or SQLite text can hold it, so it is refused rather than replaced.
+    static let unpairedSurrogate = "an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF come only as a high-low "
+        + "pair such as \\ud83d\\ude00); write the character itself, or both halves of its pair"
 
     mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
         guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else {

@@ -178,7 +178,7 @@ extension Replica {
             for f in e.referenceFields { try db.execute("DROP INDEX IF EXISTS \(e.name)_\(f.name)") }
             try db.execute("ALTER TABLE \(t.live) RENAME TO \(t.live)_layout6")
             try db.execute("ALTER TABLE \(t.gone) RENAME TO \(t.gone)_layout6")
-            try db.execute(ReplicaDDL.table(e) + t.ddl)
+            try db.execute(ReplicaDDL.table(e, text: .lengthOnly) + t.ddl)  // the file's own text CHECK
             let registers = "cl, seq, t, \(t.layout6Pending), kmk_pack(\(t.layout6Columns.joined(separator: ", ")))"
             for (table, values) in [(t.live, e.fields.map(\.name)), (t.gone, t.fields.map(\.name))] {
                 let columns = (["rowid", "id"] + values).joined(separator: ", ")

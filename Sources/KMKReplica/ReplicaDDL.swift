@@ -79,20 +79,30 @@ enum ReplicaDDL {
         return sql
     }
 
+    /// Which CHECK a text column gets.
+    enum TextCheck {
+        /// The whole text rule (``FieldSpec/check(_:)``): new files.
+        case rule
+        /// `length(x) <= N` alone, as files made before the rule have it: the tables a layout
+        /// migration rebuilds (``Replica/migrate(from:)``), so that a NUL stored before the rule
+        /// cannot stop the migration. The Swift rule, stricter, still guards every kmk-sync write.
+        case lengthOnly
+    }
+
     /// The entity's table: its fields, then the register columns of its live records (``LogTable``).
-    static func table(_ e: EntitySpec) -> String {
-        plainTable(e, registers: LogTable(e).registerDDL)
+    static func table(_ e: EntitySpec, text: TextCheck = .rule) -> String {
+        plainTable(e, registers: LogTable(e).registerDDL, text: text)
     }
 
     /// The entity's table without the register columns, or with `registers` appended
     /// (``Replica/plainTableSQL(_:)``).
-    static func plainTable(_ e: EntitySpec, registers: String? = nil) -> String {
+    static func plainTable(_ e: EntitySpec, registers: String? = nil, text: TextCheck = .rule) -> String {
         var cols = [
             "id TEXT PRIMARY KEY NOT NULL DEFAULT (\(uuidExpression)) CHECK (length(id) = 36 OR (length(id) = 4 AND id GLOB '[0-9][0-9][0-9][0-9]'))"
         ]
         for f in e.fields {
             var c = "\(f.name) \(f.kind.sqlType)"
-            if let check = check(f) { c += " CHECK (\(f.name) IS NULL OR (\(check)))" }
+            if let check = check(f, text: text) { c += " CHECK (\(f.name) IS NULL OR (\(check)))" }
             cols.append(c)
         }
         if let registers { cols.append(registers) }
@@ -103,11 +113,18 @@ enum ReplicaDDL {
         return sql
     }
 
-    /// The CHECK expression for a field's kind, where SQL can express it.
-    static func check(_ f: FieldSpec) -> String? {
+    /// The CHECK expression for a field's kind, where SQL can express it: the rule of
+    /// ``FieldSpec/check(_:)``, or a looser one where SQL cannot say it all (Swift refuses first).
+    /// Text is the same rule exactly (`TextRulePropertyTests`): `length()` counts code points, as
+    /// ``FieldSpec/textLength(_:)`` does, but stops at a NUL, so a NUL is refused on its own,
+    /// looked for in the value's bytes (`instr` on a BLOB reads past a NUL; on TEXT it would not).
+    /// Files made before this rule keep their `length(x) <= N` CHECK, which accepts everything the
+    /// Swift rule does (SPEC.md §2).
+    static func check(_ f: FieldSpec, text: TextCheck = .rule) -> String? {
         let n = f.name
         switch f.kind {
-        case .text(let max): return "length(\(n)) <= \(max)"
+        case .text(let max) where text == .lengthOnly: return "length(\(n)) <= \(max)"
+        case .text(let max): return "length(\(n)) <= \(max) AND instr(CAST(\(n) AS BLOB), x'00') = 0"
         case .integer(let min, let max): return "\(n) BETWEEN \(min) AND \(max)"
         case .real: return nil
         case .bool: return "\(n) IN (0, 1)"
