@@ -46,10 +46,12 @@ extension FieldSpec {
     }
 
     /// Checks a value that arrived already typed (from JSON, a change or the database).
-    /// Returns the value in its stored form.
+    /// Returns the value in its stored form. NULL is valid only in a field that is not required.
     public func check(_ value: Value) throws(ModelError) -> Value {
         switch (kind, value) {
-        case (_, .null): return .null
+        case (_, .null):
+            try refuseNull()
+            return .null
         case (.integer(let min, let max), .integer(let i)):
             guard i >= min, i <= max else { throw invalid(String(i)) }
             return value

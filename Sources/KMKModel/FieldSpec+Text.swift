@@ -41,4 +41,12 @@ extension FieldSpec {
                 + "made of several, counts as more than one); shorten it")
         }
     }
+
+    /// A required field is never NULL: a record is made with it, and no change clears it. (A
+    /// later "erased" state, SPEC.md §1, will be a marker of its own, neither NULL nor a value.)
+    func refuseNull() throws(ModelError) {
+        guard required else { return }
+        throw ModelError(.missingField, "field '\(name)' is required: it cannot be left out or cleared; give it a value "
+            + "(\(kind.allowed))")
+    }
 }

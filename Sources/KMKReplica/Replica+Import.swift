@@ -78,7 +78,10 @@ extension Replica {
                     given[i] = v
                 }
                 if mode == .replace {
-                    for i in t.fieldPositions where given[i] == nil { given[i] = .null }
+                    for i in t.fieldPositions where given[i] == nil {
+                        // Left out means NULL, which a required field refuses (FieldSpec.check).
+                        given[i] = t.required[i] ? try checkField(e, e.fields[i].name, .null, at: i).value : .null
+                    }
                 }
                 try body(t, try newID(e, requested: records[k].id), given)
                 k += 1

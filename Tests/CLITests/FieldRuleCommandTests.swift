@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// Issue 24 §2: the command line refuses what no replica can store with a message that names the
-/// field and the limit (exit 65), never a raw SQLite message.
+/// field and the limit (exit 65), never a raw SQLite message; and no command clears a required
+/// field.
 @Suite("kmk-sync: one field rule on the command line")
 struct FieldRuleCommandTests {
     /// An error for a person: names the field and what to do, not SQLite's words.
@@ -60,5 +61,27 @@ struct FieldRuleCommandTests {
         expectPlain(try cli.run("import", cli.path("nul.json")), "JSON with \\u0000", ["name", "NUL"])
         let list = try cli.run("venue", "list", "--json")
         #expect(list.status == 0 && !list.stdout.contains("Krogen"), "nothing written: \(list.stdout)")
+    }
+
+    @Test("a required field cannot be cleared, by update, set or import")
+    func requiredField() throws {
+        var cli = try CLI()
+        defer { cli.remove() }
+        cli.environment["KMK_REPLICA"] = cli.path("a.kmk")
+        #expect(try cli.run("init", cli.path("a.kmk"), "--municipality", "0484").status == 0)
+        let added = try cli.run("venue", "add", "name=Krogen", "membership=member")
+        let id = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        expectPlain(try cli.run("venue", "update", id, "name="), "update name=", ["name", "required"])
+        expectPlain(try cli.run("venue", "update", id, "name=   "), "update name=spaces", ["name", "required"])
+        expectPlain(try cli.run("set", "venue", id, "membership="), "set membership=", ["membership", "required"])
+        let json = "{\"format\":\"kmk-sync-export\",\"municipality\":\"0484\",\"schema\":1,\"records\":[{\"entity\":\"venue\","
+            + "\"id\":\"\(id)\",\"fields\":{\"name\":null,\"membership\":\"member\"}}]}"
+        try json.write(toFile: cli.path("null.json"), atomically: true, encoding: .utf8)
+        expectPlain(try cli.run("import", cli.path("null.json")), "import name null", ["name", "required"])
+        // An export record is written whole: leaving a required field out would clear it.
+        try json.replacingOccurrences(of: "\"name\":null,", with: "").write(toFile: cli.path("left-out.json"), atomically: true,
+                                                                               encoding: .utf8)
+        expectPlain(try cli.run("import", cli.path("left-out.json")), "import without name", ["name", "required"])
+        #expect(try cli.run("venue", "show", id).stdout.contains("Krogen"))
     }
 }

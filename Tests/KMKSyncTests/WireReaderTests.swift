@@ -228,7 +228,8 @@ struct WireReaderTests {
                                        "\u{01}", "\u{1F}", "\u{7F}", "\u{2028}", "{", "}", "[", "]", ",", ":", "中"]
 
     static func randomValue(_ f: FieldSpec, _ rng: inout SplitMix64) -> Value {
-        if Int.random(in: 0..<8, using: &rng) == 0 { return .null }
+        // A required field is never NULL (SPEC.md §1): a change that clears one is invalid.
+        if !f.required, Int.random(in: 0..<8, using: &rng) == 0 { return .null }
         let v: Value
         switch f.kind {
         case .text(let max):
