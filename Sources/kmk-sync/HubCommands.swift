@@ -6,12 +6,12 @@ import KMKReplica
 import KMKSync
 import Logging
 
-/// `kmk-sync hub serve|token|backup|audit`: the national hub.
+/// `kmk-sync hub serve|token|backup|check|audit`: the national hub.
 struct HubGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hub",
-        abstract: "Run the national hub and manage its tokens.",
-        subcommands: [HubServe.self, TokenGroup.self, HubBackup.self, HubAudit.self]
+        abstract: "Run the national hub, manage its tokens, back it up, check its values and see who wrote what.",
+        subcommands: [HubServe.self, TokenGroup.self, HubBackup.self, HubCheck.self, HubAudit.self]
     )
 }
 

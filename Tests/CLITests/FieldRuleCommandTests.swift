@@ -84,4 +84,36 @@ struct FieldRuleCommandTests {
         expectPlain(try cli.run("import", cli.path("left-out.json")), "import without name", ["name", "required"])
         #expect(try cli.run("venue", "show", id).stdout.contains("Krogen"))
     }
+
+    @Test("hub check lists the values an older hub took that no replica can store, and what makes them storable")
+    func hubCheck() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let db = cli.path("hub.db")
+        #expect(try cli.run("hub", "token", "create", "--db", db, "--municipality", "0484").status == 0)  // makes the store
+        let clean = try cli.run("hub", "check", "--db", db)
+        #expect(clean.status == 0 && clean.stdout.contains("ok"), "\(clean.stdout)\(clean.stderr)")
+        // What a hub without the rule stored: venue 1 with a name of 150 characters but 300 code
+        // points, venue 2 with its membership cleared. (Entity 2 is venue; field 1 name, 5 membership.)
+        let long = String(repeating: "a\u{308}", count: 150)
+        let id1 = "019b7a3c-5de2-76f3-b90c-676ccd62e701", id2 = "019b7a3c-5de2-76f3-b90c-676ccd62e702"
+        let sql = """
+            INSERT INTO hub_register (tbl, pk, col, muni, val, hlc, site, base, seq) VALUES
+            (2, '\(id1)', 0, '0484', 1, 1000, 0, 0, 1), (2, '\(id1)', 1, '0484', '\(long)', 1000, 0, 0, 2),
+            (2, '\(id1)', 5, '0484', 'member', 1000, 0, 0, 3),
+            (2, '\(id2)', 0, '0484', 1, 1000, 0, 0, 4), (2, '\(id2)', 1, '0484', 'Krogen', 1000, 0, 0, 5),
+            (2, '\(id2)', 5, '0484', NULL, 1000, 0, 0, 6);
+            """
+        let shell = try SQLiteShell.run(db, sql)
+        #expect(shell.status == 0, "\(shell.stderr)")
+        let found = try cli.run("hub", "check", "--db", db)
+        #expect(found.status == 65, "\(found.stdout)\(found.stderr)")
+        #expect(found.stdout.contains("0484 venue \(id1) name: field 'name' is 300 characters long; at most 200"), "\(found.stdout)")
+        #expect(found.stdout.contains("0484 venue \(id2) membership: field 'membership' is required"), "\(found.stdout)")
+        #expect(found.stdout.contains("kmk-sync set venue \(id1) name=") && found.stdout.contains("then kmk-sync sync"),
+                "\(found.stdout)")
+        #expect(found.stderr.contains("2 value(s) no replica can take: these municipalities' pulls stop at them (0484)"),
+                "\(found.stderr)")
+        #expect(try cli.run("hub", "check", "--db", cli.path("none.db")).status == 66)
+    }
 }

@@ -7,7 +7,8 @@ import Testing
 
 /// Issue 24 §2 at the hub: a push with a value no replica can store, or clearing a required
 /// field, is refused by the decoders the hub's push route uses (so the hub answers 400 and
-/// writes nothing); a replica refuses the same change on pull.
+/// writes nothing); a replica refuses the same change on pull; and `HubStore.check()` lists what
+/// an older hub accepted, until a newer valid write replaces it.
 @Suite("Hub: one field rule")
 struct HubFieldRuleTests {
     let replica = "11111111-2222-4333-8444-555555555555"
@@ -66,5 +67,48 @@ struct HubFieldRuleTests {
             #expect(throws: SyncError.self) { try r.apply([create, change(venueID, "membership", .text("member")), bad]) }
         }
         #expect(try r.records("venue").isEmpty, "nothing of the batch was applied")
+    }
+
+    @Test("hub check lists the values an older hub accepted, and a newer valid write clears them")
+    func hubCheck() throws {
+        let clock = ManualClock()
+        let hub = try HubStore.open(at: ":memory:", now: clock.clock)
+        #expect(try hub.check().isEmpty)
+        let ids = (1...4).map { "019b7a3c-5de2-76f3-b90c-676ccd62e7\(String(format: "%02d", $0))" }
+        func create(_ id: String) -> Change {
+            Change(entity: "venue", id: id, field: Change.lifecycleField, value: .integer(1), clock: HLC(millis: 1_000, counter: 0),
+                   origin: replica, municipality: "0484")
+        }
+        // HubStore.push takes decoded changes: this is what a hub without the rule stored.
+        let accepted = [
+            create(ids[0]), change(ids[0], "name", .text(String(repeating: "a\u{308}", count: 150))),
+            change(ids[0], "membership", .text("member")),
+            create(ids[1]), change(ids[1], "name", .text("Kro\u{0}gen")), change(ids[1], "membership", .text("member")),
+            create(ids[2]), change(ids[2], "name", .text("Krogen")), change(ids[2], "membership", .null),
+            create(ids[3]), change(ids[3], "membership", .text("member")),  // no name at all
+        ]
+        _ = try hub.push(PushBatch(replica: replica, batch: 1, schema: 1, changes: accepted), scope: .municipality("0484"),
+                         maxDrift: 3_600_000)
+        let found = try hub.check()
+        let summary = found.map { "\($0.entity) \($0.id) \($0.field)" }
+        #expect(summary == ["venue \(ids[0]) name", "venue \(ids[1]) name", "venue \(ids[2]) membership", "venue \(ids[3]) name"],
+                "\(found)")
+        try #require(found.count == 4)
+        #expect(found.allSatisfy { $0.municipality == "0484" })
+        #expect(found[0].why.contains("300 characters long") && found[0].why.contains("at most 200"), "\(found[0].why)")
+        #expect(found[1].why.contains("NUL"), "\(found[1].why)")
+        #expect(found[2].why.contains("required"), "\(found[2].why)")
+        #expect(found[3].why.contains("no value"), "\(found[3].why)")
+        #expect(found.map(\.blocksPulls) == [true, true, true, false])
+        #expect(found[0].fix.contains("kmk-sync set venue \(ids[0]) name=") && found[0].fix.contains("0484"), "\(found[0].fix)")
+
+        // The repair: newer valid writes (here pushed directly, as a replica's sync would).
+        let repair = [
+            change(ids[0], "name", .text("Krogen Ä"), millis: 2_000), change(ids[1], "name", .text("Krogen"), millis: 2_000),
+            change(ids[2], "membership", .text("left"), millis: 2_000), change(ids[3], "name", .text("Baren"), millis: 2_000),
+        ]
+        _ = try hub.push(PushBatch(replica: replica, batch: 2, schema: 1, changes: repair), scope: .municipality("0484"),
+                         maxDrift: 3_600_000)
+        #expect(try hub.check().isEmpty)
     }
 }
