@@ -111,6 +111,16 @@ public final class HubClient: Sendable {
         return (sum, count)
     }
 
+    /// The last batch the hub applied from `replica` (0 when it never pushed).
+    public func lastBatch(replica: String) async throws -> Int64 {
+        let json = try await send("GET", "/v1/replica", query: [URLQueryItem(name: "schema", value: String(schemaVersion)),
+                                                                 URLQueryItem(name: "id", value: replica)])
+        guard let n = json["last_batch"]?.intValue else {
+            throw ClientError(.protocolError, "the hub's replica answer lacks last_batch")
+        }
+        return Int64(n)
+    }
+
     /// The JSON text of a GET (e.g. a report), with the same retries and errors as the protocol calls.
     public func getText(_ path: String, query: [URLQueryItem] = []) async throws -> String {
         try await sendText("GET", path, query: query, attempts: nil)

@@ -84,6 +84,16 @@ public struct SyncEngine {
         let count = min(maxBatchChanges, health.maxBatchChanges)
         let bytes = min(maxBatchBytes, health.maxBatchBytes - 1_024)
         var summary = PushSummary()
+        // A hub restored from a backup older than this replica's last acknowledged batch: with
+        // nothing pending, no batch would tell (SPEC.md §11.4), so ask, and push the whole log.
+        let state = try replica.remoteState()
+        if state.lastBatch > 0, state.inflight == nil {
+            let held = try await client.lastBatch(replica: replica.replicaID)
+            if held < state.lastBatch {
+                try replica.restartPush(nextBatch: held + 1)
+                summary.restarts += 1
+            }
+        }
         let total = try replica.pendingOutgoing()
         var sent = 0
         var prepared: PreparedPushBatch?

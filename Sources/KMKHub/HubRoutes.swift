@@ -25,7 +25,7 @@ package struct HubRoutes {
     /// the routes of `openapi.yaml` at the repository root.
     package static let known: [HubRoute] = [
         HubRoute("GET", "/v1/health"), HubRoute("GET", "/metrics"), HubRoute("POST", "/v1/push"),
-        HubRoute("GET", "/v1/changes"), HubRoute("GET", "/v1/checksum"), HubRoute("GET", "/v1/summary"),
+        HubRoute("GET", "/v1/changes"), HubRoute("GET", "/v1/checksum"), HubRoute("GET", "/v1/replica"), HubRoute("GET", "/v1/summary"),
         HubRoute("GET", "/v1/reports/national"), HubRoute("GET", "/v1/reports/municipality/{code}"),
         HubRoute("GET", "/"), HubRoute("GET", "/municipality/{code}"), HubRoute("POST", "/login"), HubRoute("GET", "/logout"),
     ]
@@ -45,6 +45,7 @@ package struct HubRoutes {
         router.post("/v1/push") { request, _ in try await push(request) }
         router.get("/v1/changes") { request, _ in try await pull(request) }
         router.get("/v1/checksum") { request, _ in try await checksum(request) }
+        router.get("/v1/replica") { request, _ in try await replica(request) }
         router.get("/v1/summary") { request, _ in try await summary(request) }
         router.get("/v1/reports/national") { request, _ in try await nationalReport(request) }
         router.get("/v1/reports/municipality/:code") { request, context in
@@ -207,6 +208,23 @@ package struct HubRoutes {
         let (sum, count) = try await service.checksum(municipality: code)
         return json("{\"hub\":" + CanonicalJSON.string(service.hubID) + ",\"schema\":\(service.schemaVersion),\"municipality\":"
             + CanonicalJSON.string(code) + ",\"checksum\":\"\(sum)\",\"registers\":\(count)}", request)
+    }
+
+    /// The last batch the hub applied from a replica (0: none), so that a replica with nothing to
+    /// push still finds a hub restored from an older backup (SPEC.md §11.3, §11.4).
+    func replica(_ request: Request) async throws -> Response {
+        let scope = try await scope(request)
+        let query = request.uri.queryParameters
+        try checkSchema(query["schema"].flatMap { Int($0) })
+        guard let id = query["id"].map(String.init), RecordID.isValid(id) else {
+            throw HubError.badRequest("name the replica by its id (?id=REPLICA_ID)")
+        }
+        let known = try await service.replica(id.lowercased())
+        if let known, known.scope != scope.text {
+            throw HubError.forbidden("replica \(id) belongs to \(HubScope(text: known.scope)?.description ?? known.scope), not to \(scope)")
+        }
+        return json("{\"hub\":" + CanonicalJSON.string(service.hubID) + ",\"schema\":\(service.schemaVersion),\"replica\":"
+            + CanonicalJSON.string(id.lowercased()) + ",\"last_batch\":\(known?.lastBatch ?? 0)}", request)
     }
 
     func summary(_ request: Request) async throws -> Response {

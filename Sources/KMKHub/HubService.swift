@@ -50,6 +50,8 @@ actor HubService {
 
     func summary(scope: HubScope) throws -> [HubSummaryRow] { try store.summary(scope: scope) }
 
+    func replica(_ id: String) throws -> (scope: String, lastBatch: Int64)? { try store.replica(id) }
+
     func counts() throws -> (registers: Int, seq: Int64) { try store.counts() }
 
     func nationalReport(asOf: ISODate) throws -> (national: NationalReport, municipalities: [MunicipalityReport]) {

@@ -135,6 +135,13 @@ extension HubStore {
     }
 
     /// How many registers the hub holds, and the newest sequence number.
+    /// The scope a replica pushes under and the last batch applied from it; nil when it never pushed.
+    public func replica(_ id: String) throws -> (scope: String, lastBatch: Int64)? {
+        try db.cached("SELECT municipality, last_batch FROM hub_replica WHERE replica = ?").first([.text(id)]) {
+            ($0.text(0) ?? "", $0.int64(1))
+        }
+    }
+
     public func counts() throws -> (registers: Int, seq: Int64) {
         try snapshot { (Int(try db.cached("SELECT count(*) FROM hub_register").first { $0.int64(0) } ?? 0), try storedSeq()) }
     }

@@ -74,6 +74,7 @@ struct OpenAPITests {
             "POST /v1/push": Probe(target: "/v1/push", token: esk, body: push, valid: 200, unauthenticated: 401),
             "GET /v1/changes": Probe(target: "/v1/changes?schema=1", token: esk, body: nil, valid: 200, unauthenticated: 401),
             "GET /v1/checksum": Probe(target: "/v1/checksum?schema=1&municipality=0484", token: esk, body: nil, valid: 200, unauthenticated: 401),
+            "GET /v1/replica": Probe(target: "/v1/replica?schema=1&id=\(replica)", token: esk, body: nil, valid: 200, unauthenticated: 401),
             "GET /v1/summary": Probe(target: "/v1/summary", token: sty, body: nil, valid: 200, unauthenticated: 401),
             "GET /v1/reports/national": Probe(target: "/v1/reports/national?as_of=2026-12-31", token: sty, body: nil, valid: 200,
                                               unauthenticated: 401),

@@ -95,6 +95,28 @@ struct RestoreTests {
         #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
     }
 
+    @Test("a hub restored from a backup taken after the replica's last pull: found by the batch numbers, hub_restored true")
+    func hubRestoredFoundByBatchGap() throws {
+        var w = try World()
+        defer { w.cli.remove() }
+        _ = try w.add(w.a, "Före backup")
+        _ = try w.sync(w.a)
+        let backup = w.cli.path("hub-backup.db")
+        #expect(try w.cli.run("hub", "backup", "--db", w.hub.db, "--out", backup).status == 0)
+        // Pushed, not pulled: the pull cursor still names a commit the backup holds.
+        _ = try w.add(w.a, "Efter backup")
+        #expect(try w.cli.run("push", "--replica", w.a).status == 0)
+        w.hub.stop()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: w.hub.db + suffix) }
+        try FileManager.default.copyItem(atPath: backup, toPath: w.hub.db)
+        w.hub = try HubProcess(cli: w.cli)
+        defer { w.hub.stop() }
+        for r in [w.a, w.b, w.national] { #expect(try w.cli.run("remote", "set", w.hub.url, "--replica", r).status == 0) }
+        let first = try w.sync(w.a)
+        #expect(first["hub_restored"] as? Bool == true, "\(first)")
+        try w.expectConverged([w.a, w.b], names: ["Före backup", "Efter backup"])
+    }
+
     @Test("a replica restored from backup and edited: syncs exit 0, nothing is lost, local-only data kept")
     func replicaRestored() throws {
         let w = try World()
