@@ -160,6 +160,27 @@ struct ConcurrentWritersTests {
         r.close()
     }
 
+    @Test("a municipality's replica never pushes the national data it pulled, not even its whole log after a restore")
+    func neverPushesNationalData() throws {
+        let (dir, path) = try newFile()
+        defer { withExtendedLifetime(dir) {} }
+        let national = try Replica.create(at: dir.path("n.kmk"), municipality: .national)
+        _ = try national.publishDefaultCriteria()
+        let criteria = try national.changes(after: 0, limit: 10_000).map(\.change)
+        #expect(!criteria.isEmpty)
+        let r = try Replica.open(at: path)
+        _ = try pushAll(r)
+        try r.applyPulled(PullPage(hub: "hub", schema: 1, changes: criteria, cursor: "c1.hub.1.t", more: false))
+        let v = try r.insert("venue", fields: ["name": .text("V"), "membership": .text("member")])
+        // The whole log again, as after a restored hub (SPEC.md §11.4).
+        try r.restartPush(nextBatch: 5)
+        let sent = try pushAll(r)
+        #expect(sent.contains("venue|\(v)|name"))
+        #expect(!sent.contains { $0.hasPrefix("criteri") }, "\(sent.filter { $0.hasPrefix("criteri") }.sorted().prefix(3))")
+        r.close()
+        national.close()
+    }
+
     @Test("an SQL edit between reading a batch and its acknowledgement is pushed afterwards")
     func externalEditBeforeAcknowledgement() throws {
         let (dir, path) = try newFile()

@@ -19,7 +19,7 @@ import Testing
 @Suite("One text rule: FieldSpec, the replica's SQL CHECK and the wire agree")
 struct TextRulePropertyTests {
     static let seed = SplitMix64.seed(from: "KMK_TEXT_SEED")
-    static let cases = Int(ProcessInfo.processInfo.environment["KMK_TEXT_CASES"] ?? "") ?? 3000
+    static let cases = Int(ProcessInfo.processInfo.environment["KMK_TEXT_CASES"] ?? "") ?? 1000
 
     /// Every text field of every entity, local-only ones too (their columns have CHECKs as well).
     static let textFields: [(entity: EntitySpec, field: FieldSpec, max: Int)] = Schema.current.entities.flatMap { e in
