@@ -9,6 +9,9 @@ public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// The zero clock, older than every real one.
     public static let zero = HLC(rawValue: 0)
+    /// The largest clock a change may carry (`7fffffffffffffff`): clocks are stored as
+    /// non-negative signed 64-bit integers.
+    public static let max = HLC(rawValue: UInt64(Int64.max))
 
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
@@ -38,8 +41,11 @@ public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// Reads the 16-hex-digit text form.
+    ///
+    /// A clock is below `8000000000000000`: SQLite stores it as a signed 64-bit integer, and every
+    /// replica keeps clocks and bases at or above zero (SPEC.md §3). Nil for anything else.
     public init?(hex: String) {
-        guard hex.utf8.count == 16, let v = UInt64(hex, radix: 16) else { return nil }
+        guard hex.utf8.count == 16, let v = UInt64(hex, radix: 16), v <= HLC.max.rawValue else { return nil }
         self.rawValue = v
     }
 

@@ -49,14 +49,14 @@ extension Change {
         }
         guard let field = json["field"]?.stringValue else { throw fail("missing \"field\"") }
         guard let clockText = json["clock"]?.stringValue, let clock = HLC(hex: clockText) else {
-            throw fail("\"clock\" must be 16 hexadecimal digits")
+            throw fail("\"clock\" must be 16 hexadecimal digits, at most 7fffffffffffffff")
         }
         guard let origin = json["origin"]?.stringValue, RecordID.isValid(origin), origin.utf8.count == 36 else {
             throw fail("\"origin\" must be a replica id (a UUID)")
         }
         var base = HLC.zero
         if let b = json["base"], b != .null {
-            guard let text = b.stringValue, let parsed = HLC(hex: text) else { throw fail("\"base\" must be 16 hexadecimal digits") }
+            guard let text = b.stringValue, let parsed = HLC(hex: text) else { throw fail("\"base\" must be 16 hexadecimal digits, at most 7fffffffffffffff") }
             base = parsed
         }
         let municipality = json["municipality"]?.stringValue

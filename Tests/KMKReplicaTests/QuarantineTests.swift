@@ -67,6 +67,27 @@ struct QuarantineTests {
         #expect(try a.changes(after: 0, limit: 1_000).allSatisfy { $0.change.id != "0c0c0c0c-0000-4000-8000-000000000001" })
     }
 
+    @Test("a clock or base with the sign bit set is refused by both decoders; on pull it is set aside, no crash")
+    func signBitClock() throws {
+        let dir = try TempDir()
+        let a = try Replica.create(at: dir.path("a.kmk"), municipality: eskilstuna)
+        let b = try Replica.create(at: dir.path("b.kmk"), municipality: eskilstuna)
+        let v = try b.insert("venue", fields: ["name": .text("Krogen Bra"), "membership": .text("member")])
+        let good = try b.changes(after: 0, limit: 1_000).map(\.change)
+        var hostile: [String] = []
+        for (clock, base) in [("01a205a86ba50000", "8000000000000000"), ("01a205a86ba50000", "ffffffffffffffff"),
+                              ("8000000000000001", "0000000000000000")] {
+            hostile.append("{\"entity\":\"venue\",\"id\":\"\(v)\",\"field\":\"name\",\"value\":\"x\",\"clock\":\"\(clock)\","
+                + "\"origin\":\"\(b.replicaID)\",\"base\":\"\(base)\",\"municipality\":\"0484\"}")
+        }
+        let p = try page(good, hostile: hostile)
+        #expect(p.quarantined.count == 3)
+        #expect(p.quarantined.allSatisfy { $0.reason.contains("7fffffffffffffff") }, "\(p.quarantined.map(\.reason))")
+        try a.applyPulled(p)
+        #expect(try a.record("venue", id: v)?.fields["name"] == .text("Krogen Bra"))
+        #expect(try a.check().filter { $0.name != "quarantine" }.allSatisfy { $0.ok })
+    }
+
     @Test("a bundle with a change the replica cannot apply is applied but for it; a tampered bundle is still refused whole")
     func bundle() throws {
         let dir = try TempDir()

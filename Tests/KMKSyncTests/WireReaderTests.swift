@@ -218,9 +218,9 @@ struct WireReaderTests {
         let value: Value = lifecycle ? .integer(Int64.random(in: 1...1_000_000_000_000, using: &rng))
             : randomValue(e.field(field)!, &rng)
         let id = e.identity == .municipalityCode ? "0484" : RecordID.make(using: &rng)
-        return Change(entity: e.name, id: id, field: field, value: value, clock: HLC(rawValue: rng.next()),
+        return Change(entity: e.name, id: id, field: field, value: value, clock: HLC(rawValue: rng.next() & HLC.max.rawValue),
                       origin: Bool.random(using: &rng) ? replica : RecordID.make(using: &rng),
-                      base: Bool.random(using: &rng) ? .zero : HLC(rawValue: rng.next()),
+                      base: Bool.random(using: &rng) ? .zero : HLC(rawValue: rng.next() & HLC.max.rawValue),
                       municipality: e.scope == .municipal ? Municipality.all.randomElement(using: &rng)!.code : nil)
     }
 

@@ -299,6 +299,7 @@ struct WireReader {
             }
             v = v << 4 | UInt64(d)
         }
+        guard v <= HLC.max.rawValue else { throw Unread() }
         return HLC(rawValue: v)
     }
 }
