@@ -62,13 +62,19 @@ actor HubService {
         try store.municipalityReport(code, asOf: asOf)
     }
 
-    func close() { store.close() }
+    func close() {
+        closed = true
+        store.close()
+    }
+
+    /// Set once the store is closed: nothing reaches it afterwards.
+    private var closed = false
 
     /// Copies the store's WAL into its file when anything was written since the last call, so
     /// that the file alone holds every committed push within seconds (SPEC.md §11.1); passive:
     /// it never holds up a request.
     func checkpointIfWritten() {
-        guard written else { return }
+        guard written, !closed else { return }
         written = !store.checkpoint()
     }
 

@@ -56,6 +56,8 @@ final class Database {
     /// copied.
     @discardableResult
     func checkpoint() -> Bool {
+        // A closed connection has nothing to copy (SQLite itself does not check for NULL).
+        guard let handle else { return true }
         var log: Int32 = 0
         var copied: Int32 = 0
         let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
