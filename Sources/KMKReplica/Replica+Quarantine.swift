@@ -57,6 +57,19 @@ extension Replica {
         return Int(try db.cached("SELECT count(*) FROM kmk_quarantine").first { $0.int64(0) } ?? 0)
     }
 
+    /// What to do when this replica's checksum differs from the hub's (SPEC.md §10): changes set
+    /// aside explain it; changes waiting, or newer ones on the hub, a sync repairs; anything else
+    /// a full resync.
+    public func differenceAdvice(pending: Int) throws -> String {
+        let setAside = try quarantineCount()
+        if setAside > 0 {
+            return "\(setAside) change\(setAside == 1 ? "" : "s") from the hub \(setAside == 1 ? "is" : "are") set aside here "
+                + "(see the quarantine), which a sync cannot change; an upgrade of kmk-sync or a repair on the hub (kmk-sync hub check) can"
+        }
+        if pending > 0 { return "run kmk-sync sync, then check again" }
+        return "run kmk-sync sync, then check again; if they still differ, run kmk-sync sync --full"
+    }
+
     /// Tries the quarantined changes again (at the start of every pull: after an upgrade, or once
     /// the reason is gone, they may apply): those that now decode and pass the checks are applied
     /// and leave the quarantine; the others stay, with their reasons brought up to date. Returns

@@ -76,10 +76,9 @@ struct CheckCommand: AsyncParsableCommand {
                 let hub = try await client.checksum(municipality: replica.municipality.isNational ? "national" : replica.municipality.code)
                 let ok = hub.checksum == local.checksum
                 let waiting = pending > 0 ? ", \(pending) changes not yet pushed" : ""
-                // With changes waiting, a sync may be all it takes; without, only a full resync repairs it.
                 let detail = ok ? "equal to the hub's (\(local.count) registers)"
                     : "differs from the hub's (\(local.count) registers here, \(hub.count) on the hub\(waiting)): "
-                        + "run kmk-sync sync\(pending > 0 ? "" : " --full"), then check again"
+                        + (try replica.differenceAdvice(pending: pending))
                 findings.append(CheckFinding(name: "hub checksum", ok: ok, detail: detail))
             } catch {
                 let message = Exit.classify(error)?.message ?? "\(error)"

@@ -267,7 +267,7 @@ struct StatusCommand: AsyncParsableCommand {
         say("last pull  " + (state.lastPull.map { "\(isoTime($0.at)) \($0.outcome)" } ?? "never"))
         switch inStep {
         case true?: say("checksum   equal to the hub's (\(local.count) registers)")
-        case false?: say("checksum   differs from the hub's: run kmk-sync sync --full")
+        case false?: say("checksum   differs from the hub's: " + (try replica.differenceAdvice(pending: pending)))
         case nil: say("checksum   not compared" + (problem.map { ": \($0)" } ?? ""))
         }
         if setAsideCount > 0 {

@@ -76,8 +76,9 @@ struct HubEndToEndTests {
         let pending = try cli.status(anna)["pending"] as? Int
         let refused = try cli.run("push", "--replica", anna, "--token-file", cli.path("kar.token"))
         #expect(refused.status == 77)
-        // (The replica pushed for Eskilstuna before, so the hub names that first.)
-        #expect(refused.stderr.contains("403") && refused.stderr.contains("but this token is for municipality Karlstad"),
+        // (The replica pushed for Eskilstuna before, so the hub names that first: asked for the
+        // replica's last batch, GET /v1/replica, before any batch is sent.)
+        #expect(refused.stderr.contains("403") && refused.stderr.contains("belongs to municipality Eskilstuna (0484), not to municipality Karlstad"),
                 "\(refused.stderr)")
         #expect(try cli.status(anna)["pending"] as? Int == pending)
         let sumAfter = try await RawHTTP.send("GET", hub.url + "/v1/checksum?schema=1&municipality=0484", token: esk)
