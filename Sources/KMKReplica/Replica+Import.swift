@@ -65,8 +65,14 @@ extension Replica {
             let name = records[start].entity
             let e = try entity(name)
             guard e.scope == .municipal else {
-                throw ReplicaError(.invalidData, "\(e.name) \(records[start].id) is national reference data, owned by the styrgrupp; "
-                    + "it arrives by pull, not import")
+                // A municipality's export holds the national reference data it pulled; a replica
+                // rebuilt from it gets that data back by pull (SPEC.md §5), so it is passed over.
+                guard !municipality.isNational else {
+                    throw ReplicaError(.invalidData, "\(e.name) \(records[start].id): national data is written in the styrgrupp's "
+                        + "replica with kmk-sync criteria, not imported")
+                }
+                while start < records.count, records[start].entity == name { start += 1 }
+                continue
             }
             let t = logTable(e)
             var k = start

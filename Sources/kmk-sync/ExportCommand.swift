@@ -55,6 +55,7 @@ struct ImportCommand: ParsableCommand {
         let kind = (format ?? (file.lowercased().hasSuffix(".csv") ? "csv" : "json")).lowercased()
         let replica = try options.open()
         let result: (created: Int, updated: Int)
+        var national = 0
         switch kind {
         case "csv":
             let spec = try Schema.current.entityNamed(entity)
@@ -67,9 +68,11 @@ struct ImportCommand: ParsableCommand {
                     + "\(replica.municipality); import it into a replica of \(m)")
             }
             result = try replica.importRecords(doc.records, mode: .replace)
+            national = replica.municipality.isNational ? 0 : doc.records.filter { Schema.current.entity($0.entity)?.scope == .national }.count
         default:
             throw CLIFailure.usage("unknown format '\(kind)'; use json or csv")
         }
-        say("imported \(file): \(result.created) created, \(result.updated) updated")
+        say("imported \(file): \(result.created) created, \(result.updated) updated"
+            + (national > 0 ? "; \(national) national records passed over: they come from the hub at the next sync" : ""))
     }
 }

@@ -141,6 +141,27 @@ struct RestoreTests {
         #expect(try w.cli.run("venue", "show", v, "--replica", w.a).stdout.contains("lokal anteckning"))
     }
 
+    @Test("a replica rebuilt from its export (with local-only data) into a new file: syncs, keeps the notes")
+    func rebuiltFromExport() throws {
+        let w = try World()
+        defer { w.cli.remove(); w.hub.stop() }
+        let v = try w.add(w.a, "Med anteckning")
+        #expect(try w.cli.run("venue", "update", v, "notes=lokal anteckning", "--replica", w.a).status == 0)
+        _ = try w.sync(w.a)
+        let export = w.cli.path("a-export.json")
+        #expect(try w.cli.run("export", "--include-local", "--out", export, "--replica", w.a).status == 0)
+        #expect(try String(contentsOfFile: export, encoding: .utf8).contains("criteria_set"), "the export holds the pulled criteria")
+        // The laptop is replaced: a new replica from the export, as the README says.
+        let rebuilt = try w.cli.replica("ny.kmk", "0484", hub: w.hub, token: w.esk)
+        let imported = try w.cli.run("import", export, "--replica", rebuilt)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("national") || imported.stderr.contains("national"), "\(imported.stdout) \(imported.stderr)")
+        _ = try w.sync(rebuilt)
+        try w.expectConverged([w.a, rebuilt, w.b], names: ["Med anteckning"])
+        #expect(try w.cli.run("venue", "show", v, "--replica", rebuilt).stdout.contains("lokal anteckning"))
+        #expect(try w.cli.run("criteria", "show", "--replica", rebuilt).status == 0)
+    }
+
     @Test("a copy made with cp and used beside its original: both sync, neither wedges or loses data")
     func copyBesideOriginal() throws {
         let w = try World()
