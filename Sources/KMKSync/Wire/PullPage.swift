@@ -66,15 +66,10 @@ public struct PullPage: Hashable, Sendable {
               let raw = json["changes"]?.arrayValue else {
             throw SyncError(.invalid, "the hub's pull page lacks hub, schema, cursor, more or changes")
         }
-        var changes: [Change] = []
+        // A change this replica cannot read is set aside, never a reason to refuse the page.
         var quarantined: [QuarantinedChange] = []
-        changes.reserveCapacity(raw.count)
-        for (i, item) in raw.enumerated() {
-            do {
-                changes.append(try Change(json: item, schema: spec))
-            } catch {
-                quarantined.append(QuarantinedChange(json: item, reason: "changes[\(i)]: \(error.message)"))
-            }
+        let changes = try PushBatch.decodeChanges(raw, schema: spec) { i, error in
+            quarantined.append(QuarantinedChange(json: raw[i], reason: error.message))
         }
         self.init(hub: hub, schema: schema, changes: changes, cursor: cursor, more: more)
         self.quarantined = quarantined

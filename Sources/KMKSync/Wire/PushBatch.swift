@@ -118,13 +118,21 @@ public struct PushBatch: Hashable, Sendable {
 
     /// Decodes and checks every change; the error names the first bad one by its index.
     public static func decodeChanges(_ raw: [JSONValue], schema: Schema = .current) throws(SyncError) -> [Change] {
+        try decodeChanges(raw, schema: schema) { (_: Int, error: SyncError) throws(SyncError) in throw error }
+    }
+
+    /// Decodes and checks every change, handing each that fails to `refused`, with its index and an
+    /// error that names it (it may throw it, or keep it and go on: a receiver's quarantine).
+    public static func decodeChanges(
+        _ raw: [JSONValue], schema: Schema = .current, refused: (Int, SyncError) throws(SyncError) -> Void
+    ) throws(SyncError) -> [Change] {
         var out: [Change] = []
         out.reserveCapacity(raw.count)
         for (i, item) in raw.enumerated() {
             do {
                 out.append(try Change(json: item, schema: schema))
             } catch {
-                throw SyncError(error.kind, "changes[\(i)]: \(error.message)")
+                try refused(i, SyncError(error.kind, "changes[\(i)]: \(error.message)"))
             }
         }
         return out
