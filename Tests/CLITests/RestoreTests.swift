@@ -1,4 +1,5 @@
 import Foundation
+import KMKModel
 import KMKTestSupport
 import Testing
 
@@ -67,10 +68,18 @@ struct RestoreTests {
         var w = try World()
         defer { w.cli.remove() }
         let v1 = try w.add(w.a, "Före backup")
-        _ = v1
         #expect(try w.cli.run("venue", "update", v1, "notes=lokal anteckning", "--replica", w.a).status == 0)
         _ = try w.sync(w.a)
         _ = try w.sync(w.b)
+        // A conflict, so that both ledgers hold an entry: both officials set the staff count.
+        #expect(try w.cli.run("venue", "update", v1, "staff_count=10", "--replica", w.a).status == 0)
+        usleep(5_000)
+        #expect(try w.cli.run("venue", "update", v1, "staff_count=12", "--replica", w.b).status == 0)
+        _ = try w.sync(w.a)
+        _ = try w.sync(w.b)
+        _ = try w.sync(w.a)
+        let ledger = try w.cli.run("conflicts", "--json", "--replica", w.a).stdout
+        #expect(ledger.contains("staff_count"), "\(ledger)")
         let backup = w.cli.path("hub-backup.db")
         #expect(try w.cli.run("hub", "backup", "--db", w.hub.db, "--out", backup).status == 0)
         _ = try w.add(w.a, "Efter backup A")
@@ -91,6 +100,8 @@ struct RestoreTests {
         _ = try w.sync(w.national)
         try w.expectConverged([w.a, w.b], names: ["Före backup", "Efter backup A", "Efter backup B"])
         #expect(try w.cli.run("venue", "show", v1, "--replica", w.a).stdout.contains("lokal anteckning"))
+        #expect(try w.cli.run("venue", "show", v1, "--replica", w.b).stdout.contains("12"))
+        #expect(try w.cli.run("conflicts", "--json", "--replica", w.a).stdout == ledger, "the ledger changed")
         let check = try w.cli.run("check", "--replica", w.national)
         #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
     }
@@ -139,6 +150,30 @@ struct RestoreTests {
         #expect(json["ok"] as? Bool == true, "\(json)")
         try w.expectConverged([w.a, w.b], names: ["Före backup", "Efter backup, sedan förlorad fil", "Från kollegan", "Efter återställning"])
         #expect(try w.cli.run("venue", "show", v, "--replica", w.a).stdout.contains("lokal anteckning"))
+    }
+
+    @Test("the styrgrupp's replica restored from backup and edited: syncs exit 0, its criteria reach every municipality")
+    func nationalReplicaRestored() throws {
+        let w = try World()
+        defer { w.cli.remove(); w.hub.stop() }
+        let criteria = CriteriaSet.kmkDefault.criteria
+        let first = criteria[0].id, second = criteria[1].id
+        let backup = w.cli.path("styr-backup.kmk")
+        #expect(try w.cli.run("backup", "--out", backup, "--replica", w.national).status == 0)
+        #expect(try w.cli.run("criterion", "update", first, "text_sv=Efter backup", "--replica", w.national).status == 0)
+        _ = try w.sync(w.national)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: w.national + suffix) }
+        try FileManager.default.copyItem(atPath: backup, toPath: w.national)
+        #expect(try w.cli.run("criterion", "update", second, "text_sv=Efter återställning", "--replica", w.national).status == 0)
+        _ = try w.sync(w.national)
+        _ = try w.sync(w.national)
+        _ = try w.sync(w.a)
+        for r in [w.national, w.a] {
+            #expect(try w.cli.run("criterion", "show", first, "--replica", r).stdout.contains("Efter backup"), "\(r)")
+            #expect(try w.cli.run("criterion", "show", second, "--replica", r).stdout.contains("Efter återställning"), "\(r)")
+            let check = try w.cli.run("check", "--replica", r)
+            #expect(check.status == 0, "\(r): \(check.stdout) \(check.stderr)")
+        }
     }
 
     @Test("a replica rebuilt from its export (with local-only data) into a new file: syncs, keeps the notes")

@@ -83,11 +83,15 @@ struct ExportImportTests {
         let missing = #expect(throws: ReplicaError.self) { try r.importRecords([nameless], mode: .merge) }
         #expect(missing?.message.hasPrefix("a new venue needs name (") == true && missing?.message.contains(", membership (") == true,
                 "\(missing?.message ?? "no error")")
-        // National reference data arrives by pull only.
+        // National reference data in a municipality's import (its own export holds what it pulled)
+        // is passed over: it arrives by pull (SPEC.md §5). The styrgrupp's replica imports none.
         let criterion = Record(entity: "criterion", id: "66666666-6666-4666-8666-666666666666", fields: [:])
-        let refused = #expect(throws: ReplicaError.self) { try r.importRecords(sampleRecords() + [criterion], mode: .replace) }
-        #expect(refused?.message.contains("national reference data") == true, "\(refused?.message ?? "no error")")
-        #expect(try r.records("venue").isEmpty)
+        let national = try Replica.create(at: dir.path("n.kmk"), municipality: .national)
+        let refused = #expect(throws: ReplicaError.self) { try national.importRecords([criterion], mode: .replace) }
+        #expect(refused?.message.contains("kmk-sync criteria") == true, "\(refused?.message ?? "no error")")
+        let imported = try r.importRecords(sampleRecords() + [criterion], mode: .replace)
+        #expect(imported.created == sampleRecords().count)
+        #expect(try r.record("criterion", id: criterion.id) == nil)
         // A failed import leaves the connection's capture triggers on: a write after it is captured.
         let seqBefore = try r.maxSeq()
         let venue = try r.insert("venue", fields: ["name": .text("Efteråt"), "membership": .text("member")])
