@@ -20,12 +20,17 @@ extension Replica {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         let inode = Int64(bitPattern: UInt64(info.st_ino))
+        guard inode != 0 else { return nil }
         let stored = try meta("file.inode").integer
         if stored == inode { return nil }
         return try db.transaction {
-            // Read again under the write lock: another process may have done it meanwhile.
+            // Read again under the write lock: another process may have done it meanwhile, and
+            // then this one takes the id it gave the file.
             let known = try meta("file.inode").integer
-            if known == inode { return nil }
+            if known == inode {
+                replicaID = try meta("replica_id").text ?? replicaID
+                return nil
+            }
             guard known != nil else {
                 try setMeta("file.inode", .integer(inode))
                 return nil
