@@ -82,10 +82,7 @@ extension Replica {
         try setMeta("file.inode", .integer(inode))
         try setMeta("identity.previous", .text(old))
         // Every register goes to the hub again, in batches numbered from 1 for the new id.
-        for t in logTables { for carry in t.carryUnpushed { try db.cached(carry).run([.integer(0)]) } }
-        try setMeta("push.seq", .integer(0))
-        try setMeta("push.batch", .integer(0))
-        try db.cached("DELETE FROM kmk_meta WHERE key IN ('push.inflight_batch', 'push.inflight_seq')").run()
+        try restartPushInTransaction(nextBatch: 1)
         replicaID = new
         siteNumbers = [:]
         siteIDs = [:]

@@ -191,13 +191,17 @@ extension Replica {
     /// hub's batch counter for this replica disagrees with ours (a restored hub or replica).
     /// Re-sending is safe: the hub ignores what it already has.
     public func restartPush(nextBatch: Int64) throws {
-        try db.transaction {
-            // Every register is unpushed now, so each takes its record's number (SPEC.md §4).
-            for t in logTables { for carry in t.carryUnpushed { try db.cached(carry).run([.integer(0)]) } }
-            try setMeta("push.seq", .integer(0))
-            try setMeta("push.batch", .integer(nextBatch - 1))
-            try db.cached("DELETE FROM kmk_meta WHERE key IN ('push.inflight_batch', 'push.inflight_seq')").run()
-        }
+        try db.transaction { try restartPushInTransaction(nextBatch: nextBatch) }
+    }
+
+    /// ``restartPush(nextBatch:)`` inside the caller's transaction (a copy taking its own id does
+    /// it too, ``checkIdentity()``).
+    func restartPushInTransaction(nextBatch: Int64) throws {
+        // Every register is unpushed now, so each takes its record's number (SPEC.md §4).
+        for t in logTables { for carry in t.carryUnpushed { try db.cached(carry).run([.integer(0)]) } }
+        try setMeta("push.seq", .integer(0))
+        try setMeta("push.batch", .integer(nextBatch - 1))
+        try db.cached("DELETE FROM kmk_meta WHERE key IN ('push.inflight_batch', 'push.inflight_seq')").run()
     }
 
     /// Forgets the pull cursor so the next pull starts from the beginning.
